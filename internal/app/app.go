@@ -1,0 +1,354 @@
+// Package app wires Backhaul's modules into one process: configuration, the
+// module manager and its targets, the HTTP server, and the CLI.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/backhaul/backhaul/internal/accounts"
+	"github.com/backhaul/backhaul/internal/auth"
+	"github.com/backhaul/backhaul/internal/bus"
+	"github.com/backhaul/backhaul/internal/demo"
+	"github.com/backhaul/backhaul/internal/drivers"
+	"github.com/backhaul/backhaul/internal/gateway"
+	"github.com/backhaul/backhaul/internal/geo"
+	"github.com/backhaul/backhaul/internal/httpapi"
+	"github.com/backhaul/backhaul/internal/loads"
+	"github.com/backhaul/backhaul/internal/modules"
+	"github.com/backhaul/backhaul/internal/ratelimit"
+	"github.com/backhaul/backhaul/internal/store"
+)
+
+// Targets are the services of the scaling guide, each a --target.
+var Targets = []string{
+	"api-gateway", "load-service", "driver-service", "load-matching",
+	"tracking-service", "notification-service", "optimization-engine", "market-intelligence",
+}
+
+// owned maps each target to the API prefixes it serves; the gateway proxies
+// the prefixes of targets that run elsewhere.
+var owned = map[string][]string{
+	"load-service":         loads.Prefixes,
+	"driver-service":       drivers.Prefixes,
+	"load-matching":        {"/api/v1/matches", "/api/v1/recommendations"},
+	"tracking-service":     {"/api/v1/positions", "/api/v1/tracking"},
+	"notification-service": {"/api/v1/notifications", "/api/v1/webhooks"},
+	"optimization-engine":  {"/api/v1/jobs"},
+	"market-intelligence":  {"/api/v1/quotes", "/api/v1/market"},
+}
+
+// App is one running process.
+type App struct {
+	cfg Config
+	log *slog.Logger
+	reg *prometheus.Registry
+	mgr *modules.Manager
+
+	root *http.ServeMux // health, metrics, docs, public routes
+	api  *http.ServeMux // authenticated /api/v1 routes
+	http *httpapi.Metrics
+
+	db       *store.DB
+	bus      *bus.Bus
+	relay    *bus.Relay
+	redis    redis.UniversalClient
+	limiter  gateway.Limiter
+	tokens   *auth.Tokens
+	accounts *accounts.Service
+	drivers  *drivers.Service
+	loads    *loads.Service
+
+	gw     atomic.Pointer[gateway.Gateway] // set when the api-gateway runs here
+	addrMu sync.Mutex
+	addr   net.Addr
+	srv    *http.Server
+}
+
+// New builds the process from a resolved configuration.
+func New(cfg Config, log *slog.Logger) *App {
+	a := &App{cfg: cfg, log: log, reg: prometheus.NewRegistry(), mgr: modules.New(log),
+		root: http.NewServeMux(), api: http.NewServeMux()}
+	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.http = httpapi.NewMetrics(a.reg)
+	a.mgr.SetStopTimeout(cfg.ShutdownTimeout)
+	a.register()
+	return a
+}
+
+func (a *App) register() {
+	m := a.mgr
+	m.Register("store", a.initStore)
+	m.Register("bus", a.initBus, modules.DependsOn("store"))
+	m.Register("cache", a.initCache)
+	m.Register("domain", a.initDomain, modules.DependsOn("store", "bus"))
+	m.Register("server", a.initServer, modules.DependsOn("domain", "cache"))
+	m.Register("api-gateway", a.initGateway, modules.Public(), modules.DependsOn("server"))
+	m.Register("load-service", a.routes(func(mux *http.ServeMux) { a.loads.Routes(mux) }), modules.Public(), modules.DependsOn("server"))
+	m.Register("driver-service", a.routes(func(mux *http.ServeMux) { a.drivers.Routes(mux) }), modules.Public(), modules.DependsOn("server"))
+	// The services below grow in later releases; today they run as modules
+	// with health and metrics so that every Deployment of the scaling guide
+	// can start.
+	for _, t := range []string{"load-matching", "tracking-service", "notification-service", "optimization-engine", "market-intelligence"} {
+		m.Register(t, a.routes(nil), modules.Public(), modules.DependsOn("server"))
+	}
+}
+
+// Run runs the configured targets until ctx is cancelled or a module fails.
+func (a *App) Run(ctx context.Context) error {
+	return a.mgr.Run(ctx, a.cfg.TargetList())
+}
+
+// Addr is the HTTP server's address once it listens (tests use port 0).
+func (a *App) Addr() net.Addr {
+	a.addrMu.Lock()
+	defer a.addrMu.Unlock()
+	return a.addr
+}
+
+// Ready reports whether every module runs.
+func (a *App) Ready() error { return a.mgr.Ready() }
+
+// local reports whether target runs in this process.
+func (a *App) local(target string) bool {
+	for _, t := range a.cfg.TargetList() {
+		if t == "all" || t == target {
+			return true
+		}
+	}
+	return false
+}
+
+// service adapts init/stop functions to modules.Service.
+type service struct {
+	start func(context.Context) error
+	stop  func(context.Context) error
+	run   func(context.Context) error
+}
+
+func (s *service) Start(ctx context.Context) error {
+	if s.start == nil {
+		return nil
+	}
+	return s.start(ctx)
+}
+
+func (s *service) Stop(ctx context.Context) error {
+	if s.stop == nil {
+		return nil
+	}
+	return s.stop(ctx)
+}
+
+// runner is a service with a background loop.
+type runner struct{ *service }
+
+func (r runner) Run(ctx context.Context) error { return r.run(ctx) }
+
+func (a *App) initStore(ctx context.Context) (modules.Service, error) {
+	db, err := OpenStore(ctx, a.cfg, a.log)
+	if err != nil {
+		return nil, err
+	}
+	if a.cfg.Migrate {
+		applied, err := db.Migrate(ctx)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		if len(applied) > 0 {
+			a.log.Info("migrated store", "engine", db.Dialect().String(), "versions", applied)
+		}
+	}
+	a.db = db
+	a.log.Info("store open", "engine", db.Dialect().String())
+	return &service{stop: func(context.Context) error { return db.Close() }}, nil
+}
+
+// OpenStore opens the configured store (for serve and migrate).
+func OpenStore(ctx context.Context, cfg Config, log *slog.Logger) (*store.DB, error) {
+	return store.Open(ctx, store.Config{URL: cfg.DatabaseURL, DataDir: cfg.DataDir, MaxOpenConns: cfg.DBMaxConns,
+		ConnMaxIdleTime: cfg.DBIdleTimeout}, log)
+}
+
+type outbox struct{ db *store.DB }
+
+func (o outbox) Pending(ctx context.Context, limit int) ([]bus.Pending, error) {
+	rows, err := o.db.PendingEvents(ctx, limit)
+	out := make([]bus.Pending, len(rows))
+	for i, r := range rows {
+		out[i] = bus.Pending{Seq: r.Seq, Event: r.Event}
+	}
+	return out, err
+}
+
+func (o outbox) MarkPublished(ctx context.Context, seqs []int64) error {
+	return o.db.MarkPublished(ctx, seqs)
+}
+
+func (a *App) initBus(ctx context.Context) (modules.Service, error) {
+	b, err := bus.Open(ctx, bus.Config{URL: a.cfg.NATSURL, DataDir: a.cfg.DataDir}, a.log)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.EnsureEventStream(ctx); err != nil {
+		b.Close()
+		return nil, err
+	}
+	relay, err := bus.NewRelay(outbox{a.db}, b, bus.RelayConfig{}, a.log, a.reg)
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	a.bus, a.relay = b, relay
+	a.db.OnCommit(relay.Notify)
+	return runner{&service{
+		run: func(ctx context.Context) error {
+			go a.pruneOutbox(ctx)
+			return relay.Run(ctx)
+		},
+		stop: func(context.Context) error { b.Close(); return nil },
+	}}, nil
+}
+
+// pruneOutbox deletes published outbox rows after a day, hourly.
+func (a *App) pruneOutbox(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := a.db.PruneOutbox(ctx, 24*time.Hour); err != nil && ctx.Err() == nil {
+			a.log.Warn("prune outbox", "err", err)
+		} else if n > 0 {
+			a.log.Info("pruned outbox", "rows", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (a *App) initCache(ctx context.Context) (modules.Service, error) {
+	if a.cfg.RedisURL == "" {
+		a.limiter = ratelimit.NewLocal(time.Now)
+		return nil, nil
+	}
+	opts, err := redis.ParseURL(a.cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("redis url: %w", err)
+	}
+	client := redis.NewClient(opts)
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := client.Ping(pctx).Err(); err != nil {
+		client.Close()
+		return nil, fmt.Errorf("connect to redis: %w", err)
+	}
+	a.redis = client
+	a.limiter = ratelimit.NewRedis(client, "backhaul:")
+	return &service{stop: func(context.Context) error { return client.Close() }}, nil
+}
+
+// tokenSecret returns the configured secret or, for the embedded default, a
+// secret generated once into the data directory so that tokens survive a
+// restart.
+func (a *App) tokenSecret() ([]byte, error) {
+	if a.cfg.TokenSecret != "" {
+		return []byte(a.cfg.TokenSecret), nil
+	}
+	path := filepath.Join(a.cfg.DataDir, "token.key")
+	if b, err := os.ReadFile(path); err == nil && len(b) >= 64 {
+		return b, nil
+	}
+	buf := make([]byte, 32)
+	if _, err := rand.Read(buf); err != nil {
+		return nil, err
+	}
+	secret := []byte(hex.EncodeToString(buf))
+	if err := os.MkdirAll(a.cfg.DataDir, 0o750); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, secret, 0o600); err != nil {
+		return nil, fmt.Errorf("write token secret: %w", err)
+	}
+	return secret, nil
+}
+
+func (a *App) initDomain(ctx context.Context) (modules.Service, error) {
+	secret, err := a.tokenSecret()
+	if err != nil {
+		return nil, err
+	}
+	if a.tokens, err = auth.NewTokens(secret, a.cfg.TokenTTL, time.Now); err != nil {
+		return nil, err
+	}
+	g := Geocoder{}
+	miles := geo.DefaultCircuity
+	a.drivers = drivers.New(a.db, g, a.log)
+	a.accounts = accounts.New(a.db, a.tokens, a.drivers, a.log)
+	a.loads = loads.New(a.db, g, miles, nil, a.log)
+	if a.cfg.Demo {
+		seeded, err := demo.Seed(ctx, a.db, demo.Services{Accounts: a.accounts, Drivers: a.drivers, Loads: a.loads}, demo.Options{Seed: 1}, a.log)
+		if err != nil {
+			return nil, fmt.Errorf("demo data: %w", err)
+		}
+		if seeded {
+			a.log.Info("demo data loaded", "sign_in", demo.Password)
+		}
+	}
+	return nil, nil
+}
+
+func (a *App) routes(register func(*http.ServeMux)) modules.InitFunc {
+	return func(context.Context) (modules.Service, error) {
+		if register != nil {
+			register(a.api)
+		}
+		return nil, nil
+	}
+}
+
+func (a *App) initGateway(context.Context) (modules.Service, error) {
+	gw := gateway.New(a.limiter, gateway.Limits{
+		User: ratelimit.Limit{Rate: a.cfg.RateUser, Burst: a.cfg.RateUserBurst},
+		Key:  ratelimit.Limit{Rate: a.cfg.RateKey, Burst: a.cfg.RateKeyBurst},
+		Anon: ratelimit.Limit{Rate: a.cfg.RateAnon, Burst: a.cfg.RateAnonBurst},
+	}, a.log, a.reg)
+	public := http.NewServeMux()
+	a.accounts.PublicRoutes(public)
+	a.root.Handle("POST /api/v1/auth/", gw.LimitAnonymous(httpapi.Routed(public)))
+	a.accounts.Routes(a.api)
+	// Split mode: prefixes of targets running elsewhere go to their process.
+	for target, prefixes := range owned {
+		if a.local(target) {
+			continue
+		}
+		u, err := url.Parse(a.cfg.ServiceURL(target))
+		if err != nil {
+			return nil, fmt.Errorf("service url of %s: %w", target, err)
+		}
+		proxy := gateway.Proxy(target, u, a.log)
+		for _, p := range prefixes {
+			a.api.Handle(p, proxy)
+			a.api.Handle(p+"/", proxy)
+		}
+	}
+	a.gw.Store(gw)
+	return nil, nil
+}

@@ -1,0 +1,271 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is every setting of `backhaul serve`. Each setting has one name,
+// used as the flag (--http-addr), the environment variable
+// (BACKHAUL_HTTP_ADDR) and the YAML key (http-addr). Precedence: flag, then
+// environment, then the YAML file, then the default.
+type Config struct {
+	ConfigFile string
+	Targets    []string
+	HTTPAddr   string
+	DataDir    string
+	Demo       bool
+	Migrate    bool
+
+	DatabaseURL     string
+	DBMaxConns      int
+	DBIdleTimeout   time.Duration
+	NATSURL         string
+	RedisURL        string
+	ServiceURLs     []string // name=url pairs for split mode
+	ServiceURLTmpl  string   // where the gateway finds a target it does not run
+	TokenSecret     string
+	TokenTTL        time.Duration
+	RateUser        float64
+	RateUserBurst   int
+	RateKey         float64
+	RateKeyBurst    int
+	RateAnon        float64
+	RateAnonBurst   int
+	MaxBodyBytes    int64
+	ShutdownTimeout time.Duration
+	LogLevel        string
+	LogFormat       string
+}
+
+// envPrefix starts every environment variable.
+const envPrefix = "BACKHAUL_"
+
+// EnvName is the environment variable of a setting.
+func EnvName(flag string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// RegisterFlags declares every setting with its default.
+func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&c.ConfigFile, "config", "", "YAML file of settings (keys are the flag names)")
+	fs.StringSliceVar(&c.Targets, "target", []string{"all"}, "services to run: all, or a comma list of "+strings.Join(Targets, ", "))
+	fs.StringVar(&c.HTTPAddr, "http-addr", ":8080", "HTTP listen address")
+	fs.StringVar(&c.DataDir, "data-dir", "./data", "directory of the embedded store, event stream and files")
+	fs.BoolVar(&c.Demo, "demo", false, "fill an empty store with a demo freight network")
+	fs.BoolVar(&c.Migrate, "migrate", true, "apply database migrations at start")
+	fs.StringVar(&c.DatabaseURL, "database-url", "", "PostgreSQL URL (postgres://...); empty keeps SQLite in --data-dir")
+	fs.IntVar(&c.DBMaxConns, "db-max-conns", 20, "database connections per process (the scaling guide: 10-100 per service)")
+	fs.DurationVar(&c.DBIdleTimeout, "db-idle-timeout", 5*time.Minute, "close database connections idle this long")
+	fs.StringVar(&c.NATSURL, "nats-url", "", "NATS JetStream URL (nats://...); empty runs NATS inside the process")
+	fs.StringVar(&c.RedisURL, "redis-url", "", "Redis URL (redis://...); empty keeps caches and rate limits in the process")
+	fs.StringSliceVar(&c.ServiceURLs, "service-urls", nil, "split mode: where the gateway finds targets it does not run, as name=url pairs")
+	fs.StringVar(&c.ServiceURLTmpl, "service-url-template", "http://{target}:8080", "split mode: URL of a target with no --service-urls entry")
+	fs.StringVar(&c.TokenSecret, "token-secret", "", "secret signing access tokens (32+ bytes); required with --database-url, generated into --data-dir otherwise")
+	fs.DurationVar(&c.TokenTTL, "token-ttl", 12*time.Hour, "lifetime of access tokens")
+	fs.Float64Var(&c.RateUser, "rate-limit-user", 50, "requests per second per signed-in user")
+	fs.IntVar(&c.RateUserBurst, "rate-limit-user-burst", 100, "burst per signed-in user")
+	fs.Float64Var(&c.RateKey, "rate-limit-key", 200, "requests per second per API key")
+	fs.IntVar(&c.RateKeyBurst, "rate-limit-key-burst", 400, "burst per API key")
+	fs.Float64Var(&c.RateAnon, "rate-limit-anon", 5, "sign-up and login requests per second per client address")
+	fs.IntVar(&c.RateAnonBurst, "rate-limit-anon-burst", 20, "burst of sign-up and login requests per client address")
+	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 1<<20, "largest request body accepted")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "time to finish in-flight work when stopping")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&c.LogFormat, "log-format", "json", "log format: json or text")
+}
+
+// Resolve fills every setting not given as a flag from the environment, then
+// from the YAML file. It reports every problem at once.
+func (c *Config) Resolve(fs *pflag.FlagSet, getenv func(string) string) error {
+	var errs []error
+	if !fs.Changed("config") {
+		if v := getenv(EnvName("config")); v != "" {
+			c.ConfigFile = v
+		}
+	}
+	file := map[string]any{}
+	if c.ConfigFile != "" {
+		b, err := os.ReadFile(c.ConfigFile)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("config: %w", err))
+		} else if err := yaml.Unmarshal(b, &file); err != nil {
+			errs = append(errs, fmt.Errorf("config %s: %w", c.ConfigFile, err))
+		}
+		for k := range file {
+			if fs.Lookup(k) == nil || k == "config" {
+				errs = append(errs, fmt.Errorf("config %s: unknown setting %q", c.ConfigFile, k))
+			}
+		}
+	}
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Name == "config" || f.Name == "help" || fs.Changed(f.Name) {
+			return
+		}
+		src, val := "", ""
+		if v, ok := lookupEnv(getenv, EnvName(f.Name)); ok {
+			src, val = EnvName(f.Name), v
+		} else if v, ok := file[f.Name]; ok {
+			src, val = "config "+f.Name, yamlValue(v)
+		} else {
+			return
+		}
+		if sv, ok := f.Value.(pflag.SliceValue); ok {
+			if err := sv.Replace(splitList(val)); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", src, err))
+			}
+			return
+		}
+		if err := f.Value.Set(val); err != nil {
+			errs = append(errs, fmt.Errorf("%s: invalid value %q: %w", src, val, err))
+		}
+	})
+	errs = append(errs, c.validate()...)
+	return errors.Join(errs...)
+}
+
+func lookupEnv(getenv func(string) string, name string) (string, bool) {
+	v := getenv(name)
+	return v, v != ""
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func yamlValue(v any) string {
+	switch t := v.(type) {
+	case []any:
+		parts := make([]string, len(t))
+		for i, e := range t {
+			parts[i] = fmt.Sprint(e)
+		}
+		return strings.Join(parts, ",")
+	case nil:
+		return ""
+	}
+	return fmt.Sprint(v)
+}
+
+// validate checks values that parse but make no sense.
+func (c *Config) validate() []error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("--%s (%s): %s", name, EnvName(name), fmt.Sprintf(format, args...)))
+	}
+	for _, t := range c.Targets {
+		for _, n := range splitList(t) {
+			if n != "all" && !slices.Contains(Targets, n) {
+				bad("target", "unknown target %q; valid: all, %s", n, strings.Join(Targets, ", "))
+			}
+		}
+	}
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		bad("http-addr", "want host:port, got %q", c.HTTPAddr)
+	}
+	if c.DataDir == "" {
+		bad("data-dir", "must not be empty")
+	}
+	checkURL := func(name, v string, schemes ...string) {
+		if v == "" {
+			return
+		}
+		u, err := url.Parse(v)
+		if err != nil || !slices.Contains(schemes, u.Scheme) || u.Host == "" {
+			bad(name, "want a %s:// URL", strings.Join(schemes, ":// or "))
+		}
+	}
+	checkURL("database-url", c.DatabaseURL, "postgres", "postgresql")
+	checkURL("nats-url", c.NATSURL, "nats", "tls")
+	checkURL("redis-url", c.RedisURL, "redis", "rediss")
+	if c.DBMaxConns < 1 || c.DBMaxConns > 1000 {
+		bad("db-max-conns", "must be between 1 and 1000")
+	}
+	if c.DBIdleTimeout <= 0 {
+		bad("db-idle-timeout", "must be positive")
+	}
+	for _, p := range c.ServiceURLs {
+		name, u, ok := strings.Cut(p, "=")
+		if !ok || !slices.Contains(Targets, name) {
+			bad("service-urls", "want target=url pairs with known targets, got %q", p)
+			continue
+		}
+		checkURL("service-urls", u, "http", "https")
+	}
+	if !strings.Contains(c.ServiceURLTmpl, "{target}") {
+		bad("service-url-template", "must contain {target}")
+	}
+	if c.TokenSecret != "" && len(c.TokenSecret) < 32 {
+		bad("token-secret", "must be at least 32 bytes")
+	}
+	if c.TokenTTL < time.Minute || c.TokenTTL > 30*24*time.Hour {
+		bad("token-ttl", "must be between 1m and 720h")
+	}
+	for _, r := range []struct {
+		name  string
+		rate  float64
+		burst int
+	}{{"rate-limit-user", c.RateUser, c.RateUserBurst}, {"rate-limit-key", c.RateKey, c.RateKeyBurst}, {"rate-limit-anon", c.RateAnon, c.RateAnonBurst}} {
+		if r.rate <= 0 {
+			bad(r.name, "must be positive")
+		}
+		if r.burst < 1 {
+			bad(r.name+"-burst", "must be at least 1")
+		}
+	}
+	if c.MaxBodyBytes < 1024 || c.MaxBodyBytes > 1<<30 {
+		bad("max-body-bytes", "must be between 1024 and 1073741824")
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("shutdown-timeout", "must be positive")
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.LogLevel) {
+		bad("log-level", "must be debug, info, warn or error")
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		bad("log-format", "must be json or text")
+	}
+	return errs
+}
+
+// ValidateServe adds the checks that only matter when serving.
+func (c *Config) ValidateServe() error {
+	if c.TokenSecret == "" && c.DatabaseURL != "" {
+		return fmt.Errorf("--token-secret (%s): required with --database-url, so that every replica verifies the same tokens", EnvName("token-secret"))
+	}
+	return nil
+}
+
+// TargetList returns the targets as a flat list.
+func (c *Config) TargetList() []string {
+	var out []string
+	for _, t := range c.Targets {
+		out = append(out, splitList(t)...)
+	}
+	return out
+}
+
+// ServiceURL returns where the gateway reaches a target it does not run.
+func (c *Config) ServiceURL(target string) string {
+	for _, p := range c.ServiceURLs {
+		if name, u, ok := strings.Cut(p, "="); ok && name == target {
+			return u
+		}
+	}
+	return strings.ReplaceAll(c.ServiceURLTmpl, "{target}", target)
+}

@@ -1,0 +1,110 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/backhaul/backhaul/internal/apidoc"
+	"github.com/backhaul/backhaul/internal/gateway"
+	"github.com/backhaul/backhaul/internal/httpapi"
+	"github.com/backhaul/backhaul/internal/modules"
+)
+
+// handler is the process's whole HTTP surface.
+func (a *App) handler() http.Handler {
+	a.root.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		httpapi.JSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	a.root.HandleFunc("GET /readyz", a.handleReady)
+	a.root.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg}))
+	apidoc.Routes(a.root)
+	a.root.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		httpapi.JSON(w, http.StatusOK, map[string]any{
+			"name": "Backhaul", "version": Version, "api": "/api/v1", "reference": "/api/v1/docs",
+			"openapi": "/api/v1/openapi.json", "health": "/healthz", "ready": "/readyz", "metrics": "/metrics"})
+	})
+	// Every /api/v1 request: bounded body, authenticated, rate-limited when
+	// the gateway runs here, then routed to its service.
+	limited := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inner := httpapi.Routed(a.api)
+		if gw := a.gw.Load(); gw != nil {
+			gw.LimitPrincipal(inner).ServeHTTP(w, r)
+			return
+		}
+		inner.ServeHTTP(w, r)
+	})
+	a.root.Handle("/api/v1/", httpapi.RequireAuth(limited, a.accounts))
+	return gateway.LimitBody(httpapi.Instrument(a.root, a.log, a.http), a.cfg.MaxBodyBytes)
+}
+
+func (a *App) handleReady(w http.ResponseWriter, r *http.Request) {
+	states := map[string]string{}
+	for name, st := range a.mgr.States() {
+		states[name] = st.String()
+	}
+	err := a.mgr.Ready()
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	checks := map[string]string{}
+	check := func(name string, f func(context.Context) error) {
+		if e := f(ctx); e != nil {
+			checks[name] = e.Error()
+			err = errors.Join(err, fmt.Errorf("%s: %w", name, e))
+		} else {
+			checks[name] = "ok"
+		}
+	}
+	if err == nil {
+		check("store", a.db.Ping)
+		check("bus", a.bus.Healthy)
+		if a.redis != nil {
+			check("redis", func(ctx context.Context) error { return a.redis.Ping(ctx).Err() })
+		}
+	}
+	body := map[string]any{"status": "ready", "modules": states, "checks": checks}
+	status := http.StatusOK
+	if err != nil {
+		body["status"], body["error"] = "not ready", err.Error()
+		status = http.StatusServiceUnavailable
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+func (a *App) initServer(ctx context.Context) (modules.Service, error) {
+	ln, err := net.Listen("tcp", a.cfg.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", a.cfg.HTTPAddr, err)
+	}
+	a.addrMu.Lock()
+	a.addr = ln.Addr()
+	a.addrMu.Unlock()
+	a.srv = &http.Server{
+		Handler:           a.handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          nil,
+	}
+	a.log.Info("http server listening", "addr", ln.Addr().String())
+	return runner{&service{
+		run: func(context.Context) error {
+			if err := a.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		},
+		// Shutdown stops accepting, then waits for in-flight requests.
+		stop: func(ctx context.Context) error { return a.srv.Shutdown(ctx) },
+	}}, nil
+}

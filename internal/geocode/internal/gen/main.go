@@ -1,0 +1,353 @@
+// Command gen converts the public ZIP code and city population data into the
+// compact files that package geocode embeds. It runs once, when the data is
+// refreshed, never at build time:
+//
+//	npm install --prefix /tmp/zipconv zipcodes
+//	go run ./internal/geocode/internal/gen \
+//		-zipcodes /tmp/zipconv/node_modules/zipcodes \
+//		-cities ../shared/data/us-cities-top-1k.csv \
+//		-out internal/geocode/data
+//
+// Inputs: the npm package zipcodes (BSD licence; its lib/codes.js holds one
+// JSON object of US ZIP codes) and the plotly/datasets list of the 1,000
+// largest US cities (MIT). Outputs, both sorted so that reruns are
+// byte-identical:
+//
+//	zipcodes.csv.gz  zip,city,state,lat,lon   gzip, one row per ZIP code
+//	cities.csv       city,state,population,lat,lon
+//
+// No field contains a comma or a quote, so the geocoder splits rows on commas
+// without a CSV reader.
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/backhaul/backhaul/internal/geocode/internal/placename"
+)
+
+func main() {
+	zipDir := flag.String("zipcodes", "", "directory of the installed npm package zipcodes (holds package.json and lib/codes.js)")
+	citiesFile := flag.String("cities", "", "us-cities-top-1k.csv from plotly/datasets (City,State,Population,lat,lon)")
+	outDir := flag.String("out", "", "directory to write zipcodes.csv.gz and cities.csv into")
+	flag.Parse()
+	if *zipDir == "" || *citiesFile == "" || *outDir == "" {
+		fmt.Fprintln(os.Stderr, "gen: -zipcodes, -cities and -out are required (under go generate, set ZIPCODES_DIR to the installed npm package zipcodes)")
+		flag.Usage()
+		os.Exit(2)
+	}
+	if err := run(*zipDir, *citiesFile, *outDir, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "gen:", err)
+		os.Exit(1)
+	}
+}
+
+// zipRow is one ZIP code as written to zipcodes.csv.gz.
+type zipRow struct {
+	zip, city, state string
+	lat, lon         float64
+}
+
+// cityRow is one city as written to cities.csv.
+type cityRow struct {
+	city, state string
+	population  int
+	lat, lon    float64
+}
+
+func run(zipDir, citiesFile, outDir string, log io.Writer) error {
+	pkg, err := readPackageJSON(filepath.Join(zipDir, "package.json"))
+	if err != nil {
+		return err
+	}
+	if pkg.Name != "zipcodes" {
+		return fmt.Errorf("%s is the npm package %q, want zipcodes", zipDir, pkg.Name)
+	}
+	raw, err := readCodes(filepath.Join(zipDir, "lib", "codes.js"))
+	if err != nil {
+		return err
+	}
+	zips, stats, err := cleanZips(raw)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(log, "zipcodes %s (licence %s): %d entries read, %d kept, %d military (AA/AE/AP) dropped, %d without coordinates dropped, %d longitude signs fixed\n",
+		pkg.Version, pkg.License, len(raw), len(zips), stats.military, stats.noCoords, stats.signFixed)
+
+	cities, err := readCities(citiesFile, zips, log)
+	if err != nil {
+		return err
+	}
+
+	var zbuf bytes.Buffer
+	zbuf.WriteString("zip,city,state,lat,lon\n")
+	for _, z := range zips {
+		fmt.Fprintf(&zbuf, "%s,%s,%s,%s,%s\n", z.zip, z.city, z.state, coord(z.lat), coord(z.lon))
+	}
+	var gz bytes.Buffer
+	// A zero header (no name, no time) keeps the output byte-identical
+	// across runs.
+	w, err := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(zbuf.Bytes()); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+
+	var cbuf bytes.Buffer
+	cbuf.WriteString("city,state,population,lat,lon\n")
+	for _, c := range cities {
+		fmt.Fprintf(&cbuf, "%s,%s,%d,%s,%s\n", c.city, c.state, c.population, coord(c.lat), coord(c.lon))
+	}
+
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(outDir, "zipcodes.csv.gz"), gz.Bytes(), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(outDir, "cities.csv"), cbuf.Bytes(), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(log, "wrote zipcodes.csv.gz: %d rows, %d bytes (%d uncompressed); cities.csv: %d rows, %d bytes\n",
+		len(zips), gz.Len(), zbuf.Len(), len(cities), cbuf.Len())
+	return nil
+}
+
+type packageJSON struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	License string `json:"license"`
+}
+
+func readPackageJSON(path string) (packageJSON, error) {
+	var p packageJSON
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return p, err
+	}
+	if err := json.Unmarshal(b, &p); err != nil {
+		return p, fmt.Errorf("parse %s: %w", path, err)
+	}
+	return p, nil
+}
+
+type rawZip struct {
+	Zip       string  `json:"zip"`
+	Latitude  float64 `json:"latitude"`
+	Longitude float64 `json:"longitude"`
+	City      string  `json:"city"`
+	State     string  `json:"state"`
+	Country   string  `json:"country"`
+}
+
+// readCodes extracts the object assigned to exports.codes in codes.js. The
+// file is generated by the package's own scripts as one JSON object per
+// line, "exports.codes = {...};", so no JavaScript parser is needed.
+func readCodes(path string) (map[string]rawZip, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	const prefix = "exports.codes = "
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if !strings.HasPrefix(line, prefix) {
+			continue
+		}
+		body := strings.TrimSuffix(strings.TrimSpace(strings.TrimPrefix(line, prefix)), ";")
+		var codes map[string]rawZip
+		if err := json.Unmarshal([]byte(body), &codes); err != nil {
+			return nil, fmt.Errorf("parse %s: %w", path, err)
+		}
+		return codes, nil
+	}
+	return nil, fmt.Errorf("%s: no %q line", path, prefix)
+}
+
+type cleanStats struct {
+	military, noCoords, signFixed int
+}
+
+// eastern lists the codes whose ZIP codes legitimately lie east of the
+// antimeridian or in the Eastern Hemisphere (Hawaii through Wake Island,
+// Alaska through the Aleutians, the Pacific territories).
+var eastern = map[string]bool{"AK": true, "HI": true, "GU": true, "MP": true, "PW": true, "FM": true, "MH": true, "AS": true}
+
+// cleanZips keeps the US ZIP codes that name a place a truck can reach.
+func cleanZips(raw map[string]rawZip) ([]zipRow, cleanStats, error) {
+	var st cleanStats
+	rows := make([]zipRow, 0, len(raw))
+	for key, r := range raw {
+		if r.Country != "US" {
+			continue
+		}
+		if key != r.Zip || len(r.Zip) != 5 || strings.Trim(r.Zip, "0123456789") != "" {
+			return nil, st, fmt.Errorf("malformed ZIP code %q (key %q)", r.Zip, key)
+		}
+		switch r.State {
+		case "AA", "AE", "AP":
+			// Military mail (APO/FPO/DPO) addresses are post offices abroad,
+			// not places to pick up or deliver freight.
+			st.military++
+			continue
+		}
+		if _, ok := placename.StateName(r.State); !ok {
+			return nil, st, fmt.Errorf("ZIP code %s: unknown state %q", r.Zip, r.State)
+		}
+		if r.Latitude == 0 && r.Longitude == 0 {
+			st.noCoords++
+			continue
+		}
+		lon := r.Longitude
+		if lon > 0 && !eastern[r.State] {
+			// A lost minus sign (10200 New York sits at 73.95 E).
+			lon = -lon
+			st.signFixed++
+		}
+		if math.Abs(r.Latitude) > 90 || math.Abs(lon) > 180 || math.IsNaN(r.Latitude) || math.IsNaN(lon) {
+			return nil, st, fmt.Errorf("ZIP code %s: coordinates %v,%v out of range", r.Zip, r.Latitude, lon)
+		}
+		city := strings.Join(strings.Fields(r.City), " ")
+		if city == "" {
+			return nil, st, fmt.Errorf("ZIP code %s: empty city", r.Zip)
+		}
+		if err := plainField(city); err != nil {
+			return nil, st, fmt.Errorf("ZIP code %s: %w", r.Zip, err)
+		}
+		rows = append(rows, zipRow{zip: r.Zip, city: city, state: r.State, lat: r.Latitude, lon: lon})
+	}
+	slices.SortFunc(rows, func(a, b zipRow) int { return strings.Compare(a.zip, b.zip) })
+	return rows, st, nil
+}
+
+// readCities reads the plotly city list, converting state names to codes
+// and metro-government names ("Lexington-Fayette", "Louisville/Jefferson
+// County") to the city name the postal data uses, when that name exists
+// there.
+func readCities(path string, zips []zipRow, log io.Writer) ([]cityRow, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if len(recs) < 2 || !slices.Equal(recs[0], []string{"City", "State", "Population", "lat", "lon"}) {
+		return nil, fmt.Errorf("%s: want header City,State,Population,lat,lon", path)
+	}
+	known := make(map[string]bool, len(zips))
+	for _, z := range zips {
+		known[z.state+"|"+placename.CityKey(z.city)] = true
+	}
+	seen := make(map[string]bool)
+	var rows []cityRow
+	var renamed, unmatched []string
+	for i, rec := range recs[1:] {
+		line := i + 2
+		state, ok := placename.StateCode(rec[1])
+		if !ok {
+			return nil, fmt.Errorf("%s:%d: unknown state %q", path, line, rec[1])
+		}
+		pop, err := strconv.Atoi(rec[2])
+		if err != nil || pop <= 0 {
+			return nil, fmt.Errorf("%s:%d: bad population %q", path, line, rec[2])
+		}
+		lat, err1 := strconv.ParseFloat(rec[3], 64)
+		lon, err2 := strconv.ParseFloat(rec[4], 64)
+		if err := errors.Join(err1, err2); err != nil || math.Abs(lat) > 90 || math.Abs(lon) > 180 {
+			return nil, fmt.Errorf("%s:%d: bad coordinates %q,%q", path, line, rec[3], rec[4])
+		}
+		city := strings.Join(strings.Fields(rec[0]), " ")
+		if !known[state+"|"+placename.CityKey(city)] {
+			if alt, ok := postalName(city, func(c string) bool { return known[state+"|"+placename.CityKey(c)] }); ok {
+				renamed = append(renamed, fmt.Sprintf("%s, %s -> %s", city, state, alt))
+				city = alt
+			} else {
+				unmatched = append(unmatched, city+", "+state)
+			}
+		}
+		if err := plainField(city); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+		}
+		key := state + "|" + placename.CityKey(city)
+		if seen[key] {
+			return nil, fmt.Errorf("%s:%d: %s, %s listed twice", path, line, city, state)
+		}
+		seen[key] = true
+		rows = append(rows, cityRow{city: city, state: state, population: pop, lat: lat, lon: lon})
+	}
+	slices.SortFunc(rows, func(a, b cityRow) int {
+		if c := strings.Compare(a.state, b.state); c != 0 {
+			return c
+		}
+		return strings.Compare(a.city, b.city)
+	})
+	fmt.Fprintf(log, "cities: %d read, %d renamed to their postal name, %d not a postal city name (kept, located by their own coordinates)\n",
+		len(rows), len(renamed), len(unmatched))
+	for _, r := range renamed {
+		fmt.Fprintln(log, "  renamed:", r)
+	}
+	for _, u := range unmatched {
+		fmt.Fprintln(log, "  no postal city:", u)
+	}
+	return rows, nil
+}
+
+// postalName tries the other names a census place goes by in the postal
+// data: the city before a metro-government suffix ("Lexington-Fayette"),
+// the name in brackets ("San Buenaventura (Ventura)"), or the name without
+// "Town" or "City" ("Weymouth Town", "Boise City").
+func postalName(city string, known func(string) bool) (string, bool) {
+	var alts []string
+	if before, _, ok := strings.Cut(strings.ReplaceAll(city, "/", "-"), "-"); ok {
+		alts = append(alts, before)
+	}
+	if _, rest, ok := strings.Cut(city, "("); ok {
+		if inner, _, ok := strings.Cut(rest, ")"); ok {
+			alts = append(alts, inner)
+		}
+	}
+	for _, suffix := range []string{" Town", " City"} {
+		if base, ok := strings.CutSuffix(city, suffix); ok {
+			alts = append(alts, base)
+		}
+	}
+	for _, alt := range alts {
+		if alt = strings.TrimSpace(alt); alt != "" && known(alt) {
+			return alt, true
+		}
+	}
+	return "", false
+}
+
+func plainField(s string) error {
+	if strings.ContainsAny(s, ",\"\r\n") {
+		return fmt.Errorf("field %q holds a comma, quote or newline", s)
+	}
+	return nil
+}
+
+// coord formats a coordinate with at most 4 decimals (about 11 m), finer
+// than a ZIP code centroid means.
+func coord(x float64) string {
+	return strconv.FormatFloat(math.Round(x*1e4)/1e4, 'f', -1, 64)
+}

@@ -1,0 +1,229 @@
+// Package store is Backhaul's relational store: one implementation over
+// database/sql that runs on SQLite (the embedded default, a file in the data
+// directory) and on PostgreSQL (production). The differences between the two
+// live in dialect.go; services write portable SQL with "?" placeholders and
+// own their queries, while this package owns connections, transactions,
+// migrations and the transactional outbox.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // "pgx" driver
+	_ "modernc.org/sqlite"             // "sqlite" driver
+)
+
+// Config says where the data lives.
+type Config struct {
+	// URL is a postgres:// URL; empty means SQLite in DataDir.
+	URL string
+	// DataDir holds the SQLite file when URL is empty.
+	DataDir string
+	// MaxOpenConns bounds the PostgreSQL pool (and SQLite readers).
+	MaxOpenConns int
+	// ConnMaxIdleTime closes idle connections (the scaling guide: 5 minutes).
+	ConnMaxIdleTime time.Duration
+}
+
+// DB is an open store.
+type DB struct {
+	dialect Dialect
+	read    *sql.DB // queries outside transactions
+	write   *sql.DB // transactions; a single connection on SQLite
+	log     *slog.Logger
+	now     func() time.Time
+
+	// committed is called after every transaction that wrote outbox events,
+	// to wake the relay at once instead of at its next poll.
+	committed func()
+}
+
+// Open connects to the configured engine. It does not migrate.
+func Open(ctx context.Context, cfg Config, log *slog.Logger) (*DB, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxOpenConns <= 0 {
+		cfg.MaxOpenConns = 20
+	}
+	if cfg.ConnMaxIdleTime <= 0 {
+		cfg.ConnMaxIdleTime = 5 * time.Minute
+	}
+	db := &DB{log: log, now: time.Now, committed: func() {}}
+	var err error
+	switch {
+	case cfg.URL == "":
+		err = db.openSQLite(cfg)
+	case strings.HasPrefix(cfg.URL, "postgres://") || strings.HasPrefix(cfg.URL, "postgresql://"):
+		err = db.openPostgres(cfg)
+	default:
+		return nil, fmt.Errorf("database url: want postgres://... or empty for the embedded SQLite store")
+	}
+	if err != nil {
+		return nil, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.write.PingContext(pctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to %s: %w", db.dialect, err)
+	}
+	return db, nil
+}
+
+func (db *DB) openSQLite(cfg Config) error {
+	dir := cfg.DataDir
+	if dir == "" {
+		dir = "data"
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	path := filepath.Join(dir, "backhaul.db")
+	// WAL lets readers run beside the writer; synchronous=NORMAL in WAL mode
+	// keeps every committed transaction across a crash of the process.
+	pragmas := "_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+	w, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_txlock=immediate")
+	if err != nil {
+		return fmt.Errorf("open sqlite: %w", err)
+	}
+	// One writer connection: SQLite serialises writers anyway, and a single
+	// connection turns lock contention into a queue instead of busy errors.
+	w.SetMaxOpenConns(1)
+	r, err := sql.Open("sqlite", "file:"+path+"?"+pragmas+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return fmt.Errorf("open sqlite: %w", err)
+	}
+	r.SetMaxOpenConns(max(4, cfg.MaxOpenConns/2))
+	r.SetMaxIdleConns(max(4, cfg.MaxOpenConns/2))
+	db.dialect, db.read, db.write = SQLite, r, w
+	return nil
+}
+
+func (db *DB) openPostgres(cfg Config) error {
+	if _, err := url.Parse(cfg.URL); err != nil {
+		return fmt.Errorf("database url: %w", err)
+	}
+	p, err := sql.Open("pgx", cfg.URL)
+	if err != nil {
+		return fmt.Errorf("open postgres: %w", err)
+	}
+	p.SetMaxOpenConns(cfg.MaxOpenConns)
+	p.SetMaxIdleConns(cfg.MaxOpenConns)
+	p.SetConnMaxIdleTime(cfg.ConnMaxIdleTime)
+	db.dialect, db.read, db.write = Postgres, p, p
+	return nil
+}
+
+// Close closes every connection.
+func (db *DB) Close() error {
+	err := db.write.Close()
+	if db.read != db.write {
+		err = errors.Join(err, db.read.Close())
+	}
+	return err
+}
+
+// Dialect returns the engine's dialect.
+func (db *DB) Dialect() Dialect { return db.dialect }
+
+// SetClock replaces the clock used for outbox and audit timestamps (tests).
+func (db *DB) SetClock(now func() time.Time) { db.now = now }
+
+// Now is the store's clock, truncated to stored precision.
+func (db *DB) Now() time.Time { return Now(db.now()) }
+
+// OnCommit registers f to run after each transaction that emitted events.
+func (db *DB) OnCommit(f func()) { db.committed = f }
+
+// Ping checks the engine answers, for readiness.
+func (db *DB) Ping(ctx context.Context) error { return db.read.PingContext(ctx) }
+
+// Stats returns the connection pool statistics of the read pool.
+func (db *DB) Stats() sql.DBStats { return db.read.Stats() }
+
+// Query runs a read query outside a transaction.
+func (db *DB) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return db.read.QueryContext(ctx, db.dialect.Rebind(q), db.dialect.Args(args)...)
+}
+
+// QueryRow runs a single-row read query outside a transaction.
+func (db *DB) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return db.read.QueryRowContext(ctx, db.dialect.Rebind(q), db.dialect.Args(args)...)
+}
+
+// Exec runs one statement in its own transaction.
+func (db *DB) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return db.write.ExecContext(ctx, db.dialect.Rebind(q), db.dialect.Args(args)...)
+}
+
+// Tx is a transaction. Events emitted in it go to the outbox in the same
+// commit, so an event is published if and only if its change committed.
+type Tx struct {
+	tx      *sql.Tx
+	dialect Dialect
+	now     time.Time
+	events  int
+}
+
+// InTx runs f in a transaction, committing when f returns nil.
+func (db *DB) InTx(ctx context.Context, f func(tx *Tx) error) error {
+	sqlTx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	tx := &Tx{tx: sqlTx, dialect: db.dialect, now: db.Now()}
+	if err := f(tx); err != nil {
+		if rerr := sqlTx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
+			db.log.Warn("rollback failed", "err", rerr)
+		}
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	if tx.events > 0 {
+		db.committed()
+	}
+	return nil
+}
+
+// Now is the transaction's timestamp: every row it writes shares it.
+func (tx *Tx) Now() time.Time { return tx.now }
+
+// Dialect returns the engine's dialect.
+func (tx *Tx) Dialect() Dialect { return tx.dialect }
+
+// Query runs a query in the transaction.
+func (tx *Tx) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return tx.tx.QueryContext(ctx, tx.dialect.Rebind(q), tx.dialect.Args(args)...)
+}
+
+// QueryRow runs a single-row query in the transaction.
+func (tx *Tx) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return tx.tx.QueryRowContext(ctx, tx.dialect.Rebind(q), tx.dialect.Args(args)...)
+}
+
+// Exec runs a statement in the transaction.
+func (tx *Tx) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return tx.tx.ExecContext(ctx, tx.dialect.Rebind(q), tx.dialect.Args(args)...)
+}
+
+// ForUpdate is the row-locking suffix for a SELECT that precedes an update
+// of the same rows: PostgreSQL needs it, SQLite's writer lock already holds.
+func (tx *Tx) ForUpdate() string {
+	if tx.dialect == Postgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}
