@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/backhaul/backhaul/internal/accounts"
 	"github.com/backhaul/backhaul/internal/auth"
 	"github.com/backhaul/backhaul/internal/bus"
+	"github.com/backhaul/backhaul/internal/cache"
 	"github.com/backhaul/backhaul/internal/demo"
 	"github.com/backhaul/backhaul/internal/drivers"
 	"github.com/backhaul/backhaul/internal/gateway"
@@ -74,6 +76,7 @@ type App struct {
 	drivers  *drivers.Service
 	loads    *loads.Service
 
+	remote []string                        // API prefixes served by other processes
 	gw     atomic.Pointer[gateway.Gateway] // set when the api-gateway runs here
 	addrMu sync.Mutex
 	addr   net.Addr
@@ -120,6 +123,12 @@ func (a *App) Addr() net.Addr {
 	defer a.addrMu.Unlock()
 	return a.addr
 }
+
+// Config returns the process's configuration.
+func (a *App) Config() Config { return a.cfg }
+
+// Bus is the event bus, once started (tests read the stream through it).
+func (a *App) Bus() *bus.Bus { return a.bus }
 
 // Ready reports whether every module runs.
 func (a *App) Ready() error { return a.mgr.Ready() }
@@ -202,7 +211,7 @@ func (o outbox) MarkPublished(ctx context.Context, seqs []int64) error {
 }
 
 func (a *App) initBus(ctx context.Context) (modules.Service, error) {
-	b, err := bus.Open(ctx, bus.Config{URL: a.cfg.NATSURL, DataDir: a.cfg.DataDir}, a.log)
+	b, err := bus.Open(ctx, bus.Config{URL: a.cfg.NATSURL, DataDir: a.cfg.DataDir, Namespace: a.cfg.NATSNamespace}, a.log)
 	if err != nil {
 		return nil, err
 	}
@@ -226,7 +235,18 @@ func (a *App) initBus(ctx context.Context) (modules.Service, error) {
 	}}, nil
 }
 
-// pruneOutbox deletes published outbox rows after a day, hourly.
+// proxied reports whether another process serves path.
+func (a *App) proxied(path string) bool {
+	for _, p := range a.remote {
+		if path == p || strings.HasPrefix(path, p+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// pruneOutbox deletes published outbox rows after a day and expired
+// idempotency keys, hourly.
 func (a *App) pruneOutbox(ctx context.Context) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
@@ -235,6 +255,9 @@ func (a *App) pruneOutbox(ctx context.Context) {
 			a.log.Warn("prune outbox", "err", err)
 		} else if n > 0 {
 			a.log.Info("pruned outbox", "rows", n)
+		}
+		if _, err := a.db.PruneIdempotency(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("prune idempotency keys", "err", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -303,6 +326,10 @@ func (a *App) initDomain(ctx context.Context) (modules.Service, error) {
 	a.drivers = drivers.New(a.db, g, a.log)
 	a.accounts = accounts.New(a.db, a.tokens, a.drivers, a.log)
 	a.loads = loads.New(a.db, g, miles, nil, a.log)
+	a.loads.SetBoardCacheTTL(a.cfg.BoardCacheTTL)
+	if err := cache.RegisterMetrics(a.reg, "load_board", a.loads.BoardCache()); err != nil {
+		return nil, err
+	}
 	if a.cfg.Demo {
 		seeded, err := demo.Seed(ctx, a.db, demo.Services{Accounts: a.accounts, Drivers: a.drivers, Loads: a.loads}, demo.Options{Seed: 1}, a.log)
 		if err != nil {
@@ -344,6 +371,7 @@ func (a *App) initGateway(context.Context) (modules.Service, error) {
 			return nil, fmt.Errorf("service url of %s: %w", target, err)
 		}
 		proxy := gateway.Proxy(target, u, a.log)
+		a.remote = append(a.remote, prefixes...)
 		for _, p := range prefixes {
 			a.api.Handle(p, proxy)
 			a.api.Handle(p+"/", proxy)

@@ -11,6 +11,11 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/backhaul/backhaul/internal/marketcli"
+	"github.com/backhaul/backhaul/internal/matchcli"
+	"github.com/backhaul/backhaul/internal/solvecli"
 )
 
 // Command returns the root command with every subcommand.
@@ -24,7 +29,9 @@ quotes prices and plans routes. One binary runs any set of its services.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serveCommand(), migrateCommand(), versionCommand())
+	root.AddCommand(serveCommand(), migrateCommand(), versionCommand(),
+		benchCommand(solvecli.NewBenchCommand()),
+		solvecli.NewSolveCommand(), matchcli.NewMatchCommand(), marketcli.NewMarketCommand())
 	root.AddCommand(extra...)
 	return root
 }
@@ -153,3 +160,5 @@ func versionCommand() *cobra.Command {
 		},
 	}
 }
+
+func newFlagSet() *pflag.FlagSet { return pflag.NewFlagSet("backhaul", pflag.ContinueOnError) }

@@ -30,6 +30,7 @@ type Config struct {
 	DBMaxConns      int
 	DBIdleTimeout   time.Duration
 	NATSURL         string
+	NATSNamespace   string
 	RedisURL        string
 	ServiceURLs     []string // name=url pairs for split mode
 	ServiceURLTmpl  string   // where the gateway finds a target it does not run
@@ -42,6 +43,7 @@ type Config struct {
 	RateAnon        float64
 	RateAnonBurst   int
 	MaxBodyBytes    int64
+	BoardCacheTTL   time.Duration
 	ShutdownTimeout time.Duration
 	LogLevel        string
 	LogFormat       string
@@ -67,6 +69,7 @@ func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.DBMaxConns, "db-max-conns", 20, "database connections per process (the scaling guide: 10-100 per service)")
 	fs.DurationVar(&c.DBIdleTimeout, "db-idle-timeout", 5*time.Minute, "close database connections idle this long")
 	fs.StringVar(&c.NATSURL, "nats-url", "", "NATS JetStream URL (nats://...); empty runs NATS inside the process")
+	fs.StringVar(&c.NATSNamespace, "nats-namespace", "", "prefix of stream names and subjects, to share one NATS cluster between environments")
 	fs.StringVar(&c.RedisURL, "redis-url", "", "Redis URL (redis://...); empty keeps caches and rate limits in the process")
 	fs.StringSliceVar(&c.ServiceURLs, "service-urls", nil, "split mode: where the gateway finds targets it does not run, as name=url pairs")
 	fs.StringVar(&c.ServiceURLTmpl, "service-url-template", "http://{target}:8080", "split mode: URL of a target with no --service-urls entry")
@@ -79,6 +82,7 @@ func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
 	fs.Float64Var(&c.RateAnon, "rate-limit-anon", 5, "sign-up and login requests per second per client address")
 	fs.IntVar(&c.RateAnonBurst, "rate-limit-anon-burst", 20, "burst of sign-up and login requests per client address")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 1<<20, "largest request body accepted")
+	fs.DurationVar(&c.BoardCacheTTL, "board-cache-ttl", 2*time.Second, "cache load-board pages this long (0 disables); local writes invalidate at once")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "time to finish in-flight work when stopping")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "log format: json or text")
@@ -193,6 +197,12 @@ func (c *Config) validate() []error {
 	checkURL("database-url", c.DatabaseURL, "postgres", "postgresql")
 	checkURL("nats-url", c.NATSURL, "nats", "tls")
 	checkURL("redis-url", c.RedisURL, "redis", "rediss")
+	for _, r := range c.NATSNamespace {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			bad("nats-namespace", "letters, digits, '_' and '-' only")
+			break
+		}
+	}
 	if c.DBMaxConns < 1 || c.DBMaxConns > 1000 {
 		bad("db-max-conns", "must be between 1 and 1000")
 	}
@@ -230,6 +240,9 @@ func (c *Config) validate() []error {
 	}
 	if c.MaxBodyBytes < 1024 || c.MaxBodyBytes > 1<<30 {
 		bad("max-body-bytes", "must be between 1024 and 1073741824")
+	}
+	if c.BoardCacheTTL < 0 || c.BoardCacheTTL > time.Minute {
+		bad("board-cache-ttl", "must be between 0 and 1m")
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("shutdown-timeout", "must be positive")

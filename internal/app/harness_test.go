@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/pflag"
 
 	"github.com/backhaul/backhaul/internal/app"
@@ -21,7 +23,7 @@ import (
 
 // platform is a running process under test.
 type platform struct {
-	t    *testing.T
+	t    testing.TB
 	app  *app.App
 	base string
 	stop func()
@@ -38,7 +40,7 @@ var engines = []string{"embedded", "production"}
 // config returns a resolved configuration for engine. Production layouts
 // share one PostgreSQL schema, NATS and Redis only when given the same
 // shared settings.
-func config(t *testing.T, engine string, sets ...setting) app.Config {
+func config(t testing.TB, engine string, sets ...setting) app.Config {
 	t.Helper()
 	var cfg app.Config
 	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
@@ -55,6 +57,8 @@ func config(t *testing.T, engine string, sets ...setting) app.Config {
 		cfg.DatabaseURL = testenv.PostgresSchemaURL(t)
 		cfg.NATSURL = testenv.NATSURL(t)
 		cfg.RedisURL = testenv.RedisURL(t)
+		cfg.NATSNamespace = testenv.Unique("t")
+		t.Cleanup(func() { deleteStreams(t, cfg.NATSURL, cfg.NATSNamespace) })
 		cfg.DBMaxConns = 10
 	}
 	for _, s := range sets {
@@ -64,7 +68,7 @@ func config(t *testing.T, engine string, sets ...setting) app.Config {
 }
 
 // start runs a process with cfg until the test ends.
-func start(t *testing.T, cfg app.Config) *platform {
+func start(t testing.TB, cfg app.Config) *platform {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	a := app.New(cfg, log)
@@ -106,7 +110,7 @@ func start(t *testing.T, cfg app.Config) *platform {
 	return p
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(b []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(b), "\n"))
@@ -120,7 +124,7 @@ type response struct {
 	Body   []byte
 }
 
-func (r response) JSON(t *testing.T) map[string]any {
+func (r response) JSON(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.Body, &m); err != nil {
@@ -129,7 +133,7 @@ func (r response) JSON(t *testing.T) map[string]any {
 	return m
 }
 
-func (r response) Decode(t *testing.T, v any) {
+func (r response) Decode(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.Body, v); err != nil {
 		t.Fatalf("decode %T: %v: %s", v, err, r.Body)
@@ -244,4 +248,35 @@ func (p *platform) login(email, password string) account {
 	p.t.Helper()
 	m := p.must(200, "POST", "/api/v1/auth/login", "", map[string]any{"email": email, "password": password})
 	return account{Token: m["token"].(string), OrgID: m["organization"].(map[string]any)["id"].(string), UserID: m["user"].(map[string]any)["id"].(string)}
+}
+
+// deleteStreams removes a test namespace's streams from the shared NATS.
+func deleteStreams(t testing.TB, url, ns string) {
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Logf("cleanup: %v", err)
+		return
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	names := js.StreamNames(ctx)
+	for name := range names.Name() {
+		if strings.HasPrefix(name, ns+"_") {
+			_ = js.DeleteStream(ctx, name)
+		}
+	}
+}
+
+func jsonString(t testing.TB, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -32,8 +32,15 @@ func (a *App) handler() http.Handler {
 	})
 	// Every /api/v1 request: bounded body, authenticated, rate-limited when
 	// the gateway runs here, then routed to its service.
+	// Idempotency keys are kept by the process that serves the route; a
+	// gateway forwarding the request leaves them to it.
+	local := httpapi.Routed(a.api)
+	idem := httpapi.Idempotent(local, a.db)
 	limited := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		inner := httpapi.Routed(a.api)
+		inner := idem
+		if a.proxied(r.URL.Path) {
+			inner = local
+		}
 		if gw := a.gw.Load(); gw != nil {
 			gw.LimitPrincipal(inner).ServeHTTP(w, r)
 			return

@@ -103,21 +103,27 @@ func (t *Tokens) Issue(u freight.User, kind freight.OrgKind) (string, time.Time,
 // Verify checks a token's signature, issuer and lifetime and returns its
 // principal.
 func (t *Tokens) Verify(token string) (freight.Principal, error) {
+	p, _, err := t.VerifyExpiry(token)
+	return p, err
+}
+
+// VerifyExpiry is Verify that also returns when the token expires.
+func (t *Tokens) VerifyExpiry(token string) (freight.Principal, time.Time, error) {
 	var c claims
 	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.secret, nil },
 		jwt.WithValidMethods([]string{"HS256"}), jwt.WithIssuer(t.issuer), jwt.WithExpirationRequired(),
 		jwt.WithTimeFunc(t.now), jwt.WithLeeway(30*time.Second))
 	if err != nil {
 		if errors.Is(err, jwt.ErrTokenExpired) {
-			return freight.Principal{}, freight.Errorf(freight.EUNAUTHORIZED, "token expired")
+			return freight.Principal{}, time.Time{}, freight.Errorf(freight.EUNAUTHORIZED, "token expired")
 		}
-		return freight.Principal{}, freight.Errorf(freight.EUNAUTHORIZED, "invalid token")
+		return freight.Principal{}, time.Time{}, freight.Errorf(freight.EUNAUTHORIZED, "invalid token")
 	}
 	p := freight.Principal{OrgID: c.Org, OrgKind: freight.OrgKind(c.Kind), UserID: c.Subject, Role: freight.Role(c.Role), DriverID: c.DriverID}
 	if p.OrgID == "" || p.UserID == "" || !p.Role.Valid() || !p.OrgKind.Valid() {
-		return freight.Principal{}, freight.Errorf(freight.EUNAUTHORIZED, "invalid token")
+		return freight.Principal{}, time.Time{}, freight.Errorf(freight.EUNAUTHORIZED, "invalid token")
 	}
-	return p, nil
+	return p, c.ExpiresAt.Time, nil
 }
 
 // KeyPrefix starts every API key, so that leaked keys are recognisable by

@@ -315,14 +315,25 @@ func (s *seeder) load(ctx context.Context) (freight.Load, error) {
 	shipper := s.posters[s.rng.IntN(len(s.posters))]
 	in := freight.LoadInput{
 		Reference:   fmt.Sprintf("PO-%06d", s.rng.IntN(1_000_000)),
-		Origin:      freight.Location{City: origin.p.City, State: origin.p.State, ZIP: origin.p.ZIP, Lat: origin.p.Point.Lat, Lon: origin.p.Point.Lon},
-		Destination: freight.Location{City: dest.p.City, State: dest.p.State, ZIP: dest.p.ZIP, Lat: dest.p.Point.Lat, Lon: dest.p.Point.Lon},
+		Origin:      s.facility(origin),
+		Destination: s.facility(dest),
 		Pickup:      freight.Window{Start: pickup, End: pickup.Add(4 * time.Hour)},
 		Delivery:    freight.Window{Start: pickup.Add(transit), End: pickup.Add(transit + 8*time.Hour)},
 		Equipment:   eq, WeightLbs: 8000 + s.rng.IntN(36)*1000, Commodity: commodities[eq][s.rng.IntN(len(commodities[eq]))],
 		Rate: &rate, Post: true,
 	}
 	return s.svc.Loads.Create(ctx, shipper, in)
+}
+
+// facility is a shipping or receiving site within 30 miles of a market's
+// centre, addressed by its nearest ZIP code.
+func (s *seeder) facility(m market) freight.Location {
+	p := geo.Destination(m.p.Point, s.rng.Float64()*360, 30*math.Sqrt(s.rng.Float64()))
+	loc := freight.Location{City: m.p.City, State: m.p.State, ZIP: m.p.ZIP, Lat: round5(p.Lat), Lon: round5(p.Lon)}
+	if z, ok := geocode.Default().Nearest(p); ok {
+		loc.City, loc.State, loc.ZIP = z.City, z.State, z.ZIP
+	}
+	return loc
 }
 
 // moving books a few loads and moves them along, so every status shows up.

@@ -509,12 +509,15 @@ func BenchmarkCity(b *testing.B) {
 	}
 }
 
+// BenchmarkNearest reverse-geocodes positions such as trucks report: near
+// (within about 10 miles of) a ZIP code centroid.
 func BenchmarkNearest(b *testing.B) {
 	g := Default()
 	r := rand.New(rand.NewPCG(1, 1))
 	pts := make([]geo.Point, 1024)
 	for i := range pts {
-		pts[i] = geo.Point{Lat: 25 + r.Float64()*24, Lon: -124 + r.Float64()*57}
+		z := g.zips[r.IntN(len(g.zips))]
+		pts[i] = geo.Destination(z.pt, r.Float64()*360, r.Float64()*10)
 	}
 	i := 0
 	for b.Loop() {

@@ -6,8 +6,9 @@ import (
 	"github.com/backhaul/backhaul/internal/geo"
 )
 
-// grid buckets ZIP codes into one-degree cells so that a nearest-neighbour
-// query reads a handful of cells instead of every ZIP code.
+// grid buckets ZIP codes into half-degree cells (about 35 by 25 miles in the
+// US) so that a nearest-neighbour query reads a handful of cells, a few
+// dozen ZIP codes, instead of every one.
 type grid struct {
 	// start[c]..start[c+1] delimit the ZIP indices of cell c in idx.
 	start []int32
@@ -15,12 +16,17 @@ type grid struct {
 }
 
 const (
-	gridRows = 360
-	gridCols = 720
+	cellsPerDegree = 2
+	gridRows       = 180 * cellsPerDegree
+	gridCols       = 360 * cellsPerDegree
 )
 
-func cellRow(lat float64) int { return clampInt(int(math.Floor((lat+90)*2)), 0, gridRows-1) }
-func cellCol(lon float64) int { return clampInt(int(math.Floor((lon+180)*2)), 0, gridCols-1) }
+func cellRow(lat float64) int {
+	return clampInt(int(math.Floor((lat+90)*cellsPerDegree)), 0, gridRows-1)
+}
+func cellCol(lon float64) int {
+	return clampInt(int(math.Floor((lon+180)*cellsPerDegree)), 0, gridCols-1)
+}
 
 func clampInt(v, lo, hi int) int { return max(lo, min(hi, v)) }
 
@@ -55,6 +61,10 @@ func (g *grid) nearest(zips []zipEntry, p geo.Point) int32 {
 	}
 	lat := p.Lat * math.Pi / 180
 	cosLat := math.Cos(lat)
+	// Start about one cell wide: most positions (trucks on US roads) have
+	// a ZIP code centroid that close.
+	// Start about one cell wide: most positions (trucks on US roads) have
+	// a ZIP code centroid that close.
 	for radius := 15.0; ; radius *= 4 {
 		minLat, maxLat, minLon, maxLon := geo.BoundingBox(p, radius)
 		// Compare the haversine term h rather than miles: it grows with

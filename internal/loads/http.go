@@ -1,6 +1,7 @@
 package loads
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -114,13 +115,41 @@ func (s *Service) handleCancelBooking(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) handleBoard(w http.ResponseWriter, r *http.Request) {
-	q, err := s.ParseBoardQuery(r.URL.Query())
+	p := httpapi.Principal(r)
+	if !hauler(p) && !p.Is(freight.RoleOperator) {
+		httpapi.Error(w, r, freight.Errorf(freight.EFORBIDDEN, "the load board is for carriers, brokers and operators"))
+		return
+	}
+	// The board is the same for every caller allowed to see it, so pages
+	// are cached by query alone.
+	values := r.URL.Query()
+	key := strconv.FormatUint(s.gen.Load(), 10) + "?" + values.Encode()
+	if b, ok, _ := s.board.Get(r.Context(), key); ok && s.boardTTL > 0 {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(b)
+		return
+	}
+	q, err := s.ParseBoardQuery(values)
 	if err != nil {
 		httpapi.Error(w, r, err)
 		return
 	}
-	page, err := s.Board(r.Context(), httpapi.Principal(r), q)
-	httpapi.Respond(w, r, http.StatusOK, page, err)
+	page, err := s.Board(r.Context(), p, q)
+	if err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	b, err := json.Marshal(page)
+	if err != nil {
+		httpapi.Error(w, r, err)
+		return
+	}
+	b = append(b, '\n')
+	if s.boardTTL > 0 {
+		_ = s.board.Set(r.Context(), key, b, s.boardTTL)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(b)
 }
 
 // ParseBoardQuery reads the board's query parameters. Origins and

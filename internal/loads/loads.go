@@ -9,9 +9,12 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/backhaul/backhaul/internal/cache"
 	"github.com/backhaul/backhaul/internal/freight"
 	"github.com/backhaul/backhaul/internal/geo"
 	"github.com/backhaul/backhaul/internal/store"
@@ -35,12 +38,31 @@ type Service struct {
 	miles  geo.Distancer
 	quoter Quoter
 	log    *slog.Logger
+
+	// board caches encoded board pages for boardTTL. Every committed change
+	// in this process bumps gen, so a page never outlives a local write;
+	// other replicas' writes show within boardTTL.
+	board    *cache.Local
+	boardTTL time.Duration
+	gen      atomic.Uint64
 }
+
+// DefaultBoardTTL bounds how stale a board page served by another replica
+// can be.
+const DefaultBoardTTL = 2 * time.Second
 
 // New returns the load service. quoter may be nil.
 func New(db *store.DB, g Geocoder, miles geo.Distancer, quoter Quoter, log *slog.Logger) *Service {
-	return &Service{db: db, geo: g, miles: miles, quoter: quoter, log: log}
+	s := &Service{db: db, geo: g, miles: miles, quoter: quoter, log: log, board: cache.NewLocal(2048, time.Now), boardTTL: DefaultBoardTTL}
+	db.OnCommit(func() { s.gen.Add(1) })
+	return s
 }
+
+// SetBoardCacheTTL sets how long board pages are cached; 0 disables the cache.
+func (s *Service) SetBoardCacheTTL(d time.Duration) { s.boardTTL = d }
+
+// BoardCache exposes the board page cache for its metrics.
+func (s *Service) BoardCache() *cache.Local { return s.board }
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
 

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // "pgx" driver
@@ -42,10 +43,18 @@ type DB struct {
 	log     *slog.Logger
 	now     func() time.Time
 
-	// committed is called after every transaction that wrote outbox events,
-	// to wake the relay at once instead of at its next poll.
-	committed func()
+	// committed are called after every transaction that wrote outbox
+	// events: the relay wakes at once, caches drop what changed.
+	committed []func()
+
+	// stmts caches prepared read statements by query text, so a hot query
+	// is parsed and planned once per connection instead of on every call.
+	stmtMu sync.RWMutex
+	stmts  map[string]*sql.Stmt
 }
+
+// maxStmts bounds the statement cache; queries beyond it run unprepared.
+const maxStmts = 512
 
 // Open connects to the configured engine. It does not migrate.
 func Open(ctx context.Context, cfg Config, log *slog.Logger) (*DB, error) {
@@ -58,7 +67,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*DB, error) {
 	if cfg.ConnMaxIdleTime <= 0 {
 		cfg.ConnMaxIdleTime = 5 * time.Minute
 	}
-	db := &DB{log: log, now: time.Now, committed: func() {}}
+	db := &DB{log: log, now: time.Now, stmts: map[string]*sql.Stmt{}}
 	var err error
 	switch {
 	case cfg.URL == "":
@@ -127,6 +136,12 @@ func (db *DB) openPostgres(cfg Config) error {
 
 // Close closes every connection.
 func (db *DB) Close() error {
+	db.stmtMu.Lock()
+	for _, st := range db.stmts {
+		st.Close()
+	}
+	db.stmts = map[string]*sql.Stmt{}
+	db.stmtMu.Unlock()
 	err := db.write.Close()
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())
@@ -144,7 +159,8 @@ func (db *DB) SetClock(now func() time.Time) { db.now = now }
 func (db *DB) Now() time.Time { return Now(db.now()) }
 
 // OnCommit registers f to run after each transaction that emitted events.
-func (db *DB) OnCommit(f func()) { db.committed = f }
+// Register hooks while starting, before transactions run.
+func (db *DB) OnCommit(f func()) { db.committed = append(db.committed, f) }
 
 // Ping checks the engine answers, for readiness.
 func (db *DB) Ping(ctx context.Context) error { return db.read.PingContext(ctx) }
@@ -152,13 +168,42 @@ func (db *DB) Ping(ctx context.Context) error { return db.read.PingContext(ctx) 
 // Stats returns the connection pool statistics of the read pool.
 func (db *DB) Stats() sql.DBStats { return db.read.Stats() }
 
+// stmt returns the prepared read statement for q, preparing it once.
+func (db *DB) stmt(ctx context.Context, q string) *sql.Stmt {
+	db.stmtMu.RLock()
+	st := db.stmts[q]
+	n := len(db.stmts)
+	db.stmtMu.RUnlock()
+	if st != nil || n >= maxStmts {
+		return st
+	}
+	st, err := db.read.PrepareContext(ctx, db.dialect.Rebind(q))
+	if err != nil {
+		return nil // the plain query reports the error
+	}
+	db.stmtMu.Lock()
+	defer db.stmtMu.Unlock()
+	if prev := db.stmts[q]; prev != nil {
+		st.Close()
+		return prev
+	}
+	db.stmts[q] = st
+	return st
+}
+
 // Query runs a read query outside a transaction.
 func (db *DB) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := db.stmt(ctx, q); st != nil {
+		return st.QueryContext(ctx, db.dialect.Args(args)...)
+	}
 	return db.read.QueryContext(ctx, db.dialect.Rebind(q), db.dialect.Args(args)...)
 }
 
 // QueryRow runs a single-row read query outside a transaction.
 func (db *DB) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := db.stmt(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, db.dialect.Args(args)...)
+	}
 	return db.read.QueryRowContext(ctx, db.dialect.Rebind(q), db.dialect.Args(args)...)
 }
 
@@ -193,7 +238,9 @@ func (db *DB) InTx(ctx context.Context, f func(tx *Tx) error) error {
 		return fmt.Errorf("commit: %w", err)
 	}
 	if tx.events > 0 {
-		db.committed()
+		for _, f := range db.committed {
+			f()
+		}
 	}
 	return nil
 }
