@@ -34,14 +34,14 @@ func resolve(t *testing.T, args []string, env map[string]string, yaml string) (a
 func TestConfigPrecedence(t *testing.T) {
 	yaml := "http-addr: \":7000\"\ndata-dir: /from/yaml\ntoken-ttl: 2h\ntarget: [load-service, driver-service]\nrate-limit-user: 7\n"
 	tests := []struct {
-		name      string
-		args      []string
-		env       map[string]string
-		wantAddr  string
-		wantDir   string
-		wantTTL   time.Duration
-		wantTgts  string
-		wantRate  float64
+		name     string
+		args     []string
+		env      map[string]string
+		wantAddr string
+		wantDir  string
+		wantTTL  time.Duration
+		wantTgts string
+		wantRate float64
 	}{
 		{"defaults", nil, nil, ":8080", "./data", 12 * time.Hour, "all", 50},
 		{"yaml over default", nil, nil, ":7000", "/from/yaml", 2 * time.Hour, "load-service,driver-service", 7},

@@ -12,8 +12,8 @@ import (
 
 func TestDecodeNamesTheField(t *testing.T) {
 	type in struct {
-		Name   string  `json:"name"`
-		Weight int     `json:"weight_lbs"`
+		Name   string `json:"name"`
+		Weight int    `json:"weight_lbs"`
 		Nested struct {
 			Lat float64 `json:"lat"`
 		} `json:"origin"`
