@@ -89,7 +89,7 @@ as the baseline. Prints a table and, as its last line, a JSON summary.`,
 				}
 				cfg.NATSNamespace = fmt.Sprintf("bench%d", time.Now().UnixNano())
 			}
-			app := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			app := New(cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 			rctx, cancel := context.WithCancel(ctx)
 			done := make(chan error, 1)
 			go func() { done <- app.Run(rctx) }()

@@ -9,7 +9,7 @@ import (
 // BenchmarkBoardQuery measures one authenticated load-board query through
 // the whole HTTP stack of an embedded platform with the demo network.
 func BenchmarkBoardQuery(b *testing.B) {
-	cfg := config(b, "embedded", func(c *appConfig) { c.Demo = true; c.RateUser, c.RateUserBurst = 1e6, 1e6; c.BoardCacheTTL = 0 })
+	cfg := config(b, "embedded", func(c *appConfig) { c.Demo = true; c.RateUser, c.RateUserBurst = 1e6, 1e6 })
 	p := start(b, cfg)
 	tok := p.login("dispatch@blueridge.example", "backhaul-demo").Token
 	q := url.Values{"origin": {"Dallas, TX"}, "radius_mi": {"500"}, "equipment": {"van"}, "limit": {"20"}}

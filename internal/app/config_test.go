@@ -107,3 +107,27 @@ func TestServeHelpListsSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestMigrateAndVersionCommands(t *testing.T) {
+	dir := t.TempDir()
+	var out strings.Builder
+	if code := app.Main([]string{"migrate", "--data-dir", dir, "--log-level", "error"}, &out, &out); code != 0 {
+		t.Fatalf("migrate exit %d: %s", code, out.String())
+	}
+	if !strings.Contains(out.String(), "sqlite store at schema version") || !strings.Contains(out.String(), "migrations applied now") {
+		t.Errorf("migrate printed %q", out.String())
+	}
+	out.Reset()
+	if code := app.Main([]string{"migrate", "--data-dir", dir, "--log-level", "error"}, &out, &out); code != 0 || !strings.Contains(out.String(), "(0 migrations applied now)") {
+		t.Errorf("second migrate: exit %d, %q", code, out.String())
+	}
+	out.Reset()
+	if code := app.Main([]string{"version"}, &out, &out); code != 0 || !strings.HasPrefix(out.String(), "backhaul ") {
+		t.Errorf("version: exit %d, %q", code, out.String())
+	}
+	out.Reset()
+	if code := app.Main([]string{"serve", "--http-addr", "nope", "--log-level", "loud"}, &out, &out); code == 0 ||
+		!strings.Contains(out.String(), "--http-addr") || !strings.Contains(out.String(), "--log-level") {
+		t.Errorf("bad serve flags: exit %d, %q", code, out.String())
+	}
+}

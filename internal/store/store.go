@@ -47,8 +47,9 @@ type DB struct {
 	// events: the relay wakes at once, caches drop what changed.
 	committed []func()
 
-	// stmts caches prepared read statements by query text, so a hot query
-	// is parsed and planned once per connection instead of on every call.
+	// stmts caches prepared read statements by query text on SQLite, so a
+	// hot query is parsed and planned once per connection instead of on
+	// every call (pgx already caches statements per PostgreSQL connection).
 	stmtMu sync.RWMutex
 	stmts  map[string]*sql.Stmt
 }
@@ -174,7 +175,7 @@ func (db *DB) stmt(ctx context.Context, q string) *sql.Stmt {
 	st := db.stmts[q]
 	n := len(db.stmts)
 	db.stmtMu.RUnlock()
-	if st != nil || n >= maxStmts {
+	if st != nil || n >= maxStmts || db.dialect != SQLite {
 		return st
 	}
 	st, err := db.read.PrepareContext(ctx, db.dialect.Rebind(q))
