@@ -135,7 +135,8 @@ func runPredict(ctx context.Context, stdout, stderr io.Writer, historyPath, quer
 	if err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
-	fmt.Fprintf(stderr, "trained in %.1fs: %d trees, %d outliers left out\n", time.Since(start).Seconds(), trep.Trees, trep.Outliers())
+	fmt.Fprintf(stderr, "trained in %.1fs: %d trees; left out %d outliers and %d bookings no quote could be asked for\n",
+		time.Since(start).Seconds(), trep.Trees, trep.Outliers(), trep.Invalid)
 
 	rejected := map[int]ratemodel.RowError{}
 	for _, e := range qrep.Rejected {

@@ -71,6 +71,7 @@ type InstanceResult struct {
 	GapPct      *float64 `json:"gap_pct,omitempty"` // only with the BKS vehicle count
 	Feasible    bool     `json:"feasible"`
 	ElapsedMS   int64    `json:"elapsed_ms"`
+	Iterations  int      `json:"iterations"`
 	Error       string   `json:"error,omitempty"`
 	Violations  []string `json:"violations,omitempty"`
 	Routes      [][]int  `json:"routes,omitempty"`
@@ -262,7 +263,7 @@ func runBench(ctx context.Context, out io.Writer, files []string, bks map[string
 
 func benchOne(ctx context.Context, file string, bks map[string]BKS, opts routing.Options) InstanceResult {
 	name := strings.TrimSuffix(filepath.Base(file), ".txt")
-	res, chk, err := solveFile(ctx, file, opts)
+	res, chk, iters, err := solveFile(ctx, file, opts)
 	row := InstanceResult{Instance: name}
 	if err != nil {
 		row.Error = err.Error()
@@ -271,6 +272,7 @@ func benchOne(ctx context.Context, file string, bks map[string]BKS, opts routing
 	row.Problem = res.Problem
 	row.Vehicles, row.Distance, row.Feasible, row.ElapsedMS = res.Vehicles, res.Distance, res.Feasible, res.ElapsedMS
 	row.Violations = chk.Violations
+	row.Iterations = iters
 	row.Routes = res.Routes
 	if b, ok := bks[name]; ok {
 		row.BKSVehicles, row.BKSDistance = b.Vehicles, b.Distance

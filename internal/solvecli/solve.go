@@ -37,11 +37,12 @@ type Result struct {
 // it is a solver bug, never expected.
 var ErrInfeasible = errors.New("solution failed the feasibility check")
 
-// solveFile reads, solves and checks one instance file.
-func solveFile(ctx context.Context, path string, opts routing.Options) (Result, check.Result, error) {
+// solveFile reads, solves and checks one instance file; it also returns
+// the number of search iterations, a load-independent measure of effort.
+func solveFile(ctx context.Context, path string, opts routing.Options) (Result, check.Result, int, error) {
 	in, err := instance.ReadFile(path)
 	if err != nil {
-		return Result{}, check.Result{}, err
+		return Result{}, check.Result{}, 0, err
 	}
 	now := opts.Now
 	if now == nil {
@@ -51,7 +52,7 @@ func solveFile(ctx context.Context, path string, opts routing.Options) (Result, 
 	sol, err := routing.Solve(ctx, in, opts)
 	elapsed := now().Sub(start)
 	if err != nil && !errors.Is(err, routing.ErrFleet) {
-		return Result{}, check.Result{}, fmt.Errorf("solve %s: %w", in.Name, err)
+		return Result{}, check.Result{}, 0, fmt.Errorf("solve %s: %w", in.Name, err)
 	}
 	chk := check.Solution(in, sol.Routes)
 	res := Result{
@@ -66,7 +67,7 @@ func solveFile(ctx context.Context, path string, opts routing.Options) (Result, 
 	if res.Routes == nil {
 		res.Routes = [][]int{}
 	}
-	return res, chk, nil
+	return res, chk, sol.Iterations, nil
 }
 
 // NewSolveCommand returns `backhaul solve`.
@@ -107,7 +108,7 @@ Interrupting (Ctrl-C) stops the search and prints the best solution so far.`,
 				bar = startProgressBar(cmd.ErrOrStderr(), limit)
 				opts.Progress = bar.update
 			}
-			res, chk, err := solveFile(ctx, args[0], opts)
+			res, chk, _, err := solveFile(ctx, args[0], opts)
 			if bar != nil {
 				bar.stop()
 			}

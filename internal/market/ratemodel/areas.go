@@ -3,6 +3,7 @@ package ratemodel
 import (
 	"fmt"
 	"math"
+	"strconv"
 )
 
 // Areas maps a location to a market area. The model learns lane levels per
@@ -24,12 +25,16 @@ type Grid struct {
 
 // DefaultAreas is a grid of cells of about 140 by 130 miles across the lower
 // 48, similar in size to the industry's key market areas.
-func DefaultAreas() Areas { return Grid{LatStep: envF("RM_GLAT", 2), LonStep: envF("RM_GLON", 2.5)} }
+func DefaultAreas() Areas { return Grid{LatStep: 2, LonStep: 2.5} }
 
 // Name implements Areas.
 func (g Grid) Name() string { return fmt.Sprintf("grid-%gx%g", g.LatStep, g.LonStep) }
 
 // Area implements Areas.
 func (g Grid) Area(lat, lon float64) string {
-	return fmt.Sprintf("%d:%d", int(math.Floor(lat/g.LatStep)), int(math.Floor(lon/g.LonStep)))
+	var buf [24]byte
+	b := strconv.AppendInt(buf[:0], int64(math.Floor(lat/g.LatStep)), 10)
+	b = append(b, ':')
+	b = strconv.AppendInt(b, int64(math.Floor(lon/g.LonStep)), 10)
+	return string(b)
 }

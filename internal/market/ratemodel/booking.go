@@ -208,18 +208,17 @@ func readRows(r io.Reader, wantRate, uniqueIDs bool, keep func(Load, float64)) (
 			break
 		}
 		rep.Rows++
-		line, _ := cr.FieldPos(0)
-		reject := func(id string, err error) {
-			rep.Rejected = append(rep.Rejected, RowError{Line: line, Row: rep.Rows, LoadID: id, Err: err})
-		}
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
-				line = pe.Line
-				reject("", fmt.Errorf("%w: %v", ErrBadValue, pe.Err))
+				rep.Rejected = append(rep.Rejected, RowError{Line: pe.StartLine, Row: rep.Rows, Err: fmt.Errorf("%w: %v", ErrBadValue, pe.Err)})
 				continue
 			}
 			return rep, fmt.Errorf("read csv: %w", err)
+		}
+		line, _ := cr.FieldPos(0)
+		reject := func(id string, err error) {
+			rep.Rejected = append(rep.Rejected, RowError{Line: line, Row: rep.Rows, LoadID: id, Err: err})
 		}
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" && width > 1 {
 			rep.Rows-- // a blank line is not a row

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -26,14 +27,17 @@ type Diesel struct {
 	Prices []float64   `json:"prices"`
 }
 
-// DefaultDiesel is the series embedded in the binary.
-func DefaultDiesel() *Diesel {
+// DefaultDiesel is the series embedded in the binary. It is shared: treat it
+// as read-only.
+func DefaultDiesel() *Diesel { return defaultDiesel() }
+
+var defaultDiesel = sync.OnceValue(func() *Diesel {
 	d, err := ReadDiesel(bytes.NewReader(dieselWeekly))
 	if err != nil {
 		panic(fmt.Sprintf("embedded diesel series: %v", err)) // a build defect, caught by the tests
 	}
 	return d
-}
+})
 
 // ReadDiesel reads a series with the columns week_start (a date) and
 // diesel_usd_per_gal. Unlike bookings, a bad row fails the whole read: a price
@@ -71,14 +75,10 @@ func ReadDiesel(r io.Reader) (*Diesel, error) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				return nil, fmt.Errorf("diesel line %d: %w", pe.Line, err)
-			}
-			return nil, fmt.Errorf("read diesel: %w", err)
+			return nil, fmt.Errorf("read diesel: %w", err) // a csv.ParseError names its line
 		}
+		line, _ := cr.FieldPos(0)
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue
 		}

@@ -30,7 +30,7 @@ type Metrics struct {
 func Evaluate(p Predictor, holdout []Booking) (Metrics, error) {
 	m := Metrics{Nominal: 0.8}
 	if mm, ok := p.(*Model); ok {
-		m.Nominal = mm.Coverage
+		m.Nominal = mm.NominalCoverage()
 	}
 	var ape, width float64
 	var in, below, above int

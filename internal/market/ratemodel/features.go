@@ -3,6 +3,7 @@ package ratemodel
 import (
 	"math"
 	"sort"
+	"strconv"
 	"time"
 )
 
@@ -19,6 +20,8 @@ const (
 	fLane         // level of the area pair
 	fOriginAreaEq // level of the origin area for this equipment
 	fDestAreaEq
+	fOriginPlace // level of the origin city itself
+	fDestPlace
 	fDayOfYear // of pickup
 	fPickupDow
 	fHoliday // signed days from the nearest holiday to pickup
@@ -51,6 +54,7 @@ var featureGroup = [numFeatures]string{
 	fLogMiles: GroupHaul, fEquipment: GroupHaul,
 	fOriginLat: GroupLane, fOriginLon: GroupLane, fDestLat: GroupLane, fDestLon: GroupLane,
 	fOriginArea: GroupLane, fDestArea: GroupLane, fLane: GroupLane, fOriginAreaEq: GroupLane, fDestAreaEq: GroupLane,
+	fOriginPlace: GroupLane, fDestPlace: GroupLane,
 	fDayOfYear: GroupDate, fPickupDow: GroupDate, fHoliday: GroupDate, fPickupHour: GroupDate,
 	fLeadHours: GroupLeadTime, fBookedDow: GroupLeadTime,
 	fWeight:    GroupWeight,
@@ -62,6 +66,7 @@ var featureGroup = [numFeatures]string{
 // loadKeys are the market-area keys of a load, computed once.
 type loadKeys struct {
 	origin, dest, lane, originEq, destEq string
+	originPlace, destPlace               string
 	eq                                   string
 }
 
@@ -69,7 +74,16 @@ func keysOf(l *Load, areas Areas) loadKeys {
 	o := areas.Area(l.Origin.Lat, l.Origin.Lon)
 	d := areas.Area(l.Dest.Lat, l.Dest.Lon)
 	e := string(l.Equipment)
-	return loadKeys{origin: "o" + o, dest: "d" + d, lane: "l" + o + ">" + d, originEq: "o" + o + "/" + e, destEq: "d" + d + "/" + e, eq: "e" + e}
+	return loadKeys{
+		origin: "o" + o, dest: "d" + d, lane: "l" + o + ">" + d, originEq: "o" + o + "/" + e, destEq: "d" + d + "/" + e, eq: "e" + e,
+		originPlace: "p" + placeKey(l.Origin), destPlace: "q" + placeKey(l.Dest),
+	}
+}
+
+// placeKey identifies a city by its coordinates to about a kilometre, so the
+// same city spelled two ways is one place.
+func placeKey(p Place) string {
+	return strconv.FormatFloat(math.Round(p.Lat*100)/100, 'f', 2, 64) + "," + strconv.FormatFloat(math.Round(p.Lon*100)/100, 'f', 2, 64)
 }
 
 // baseFeatures fills the features that depend on the load alone.
@@ -221,6 +235,8 @@ func encode(k *loadKeys, enc *encoding, x []float64) {
 	x[fLane] = enc.value(k.lane)
 	x[fOriginAreaEq] = enc.value(k.originEq)
 	x[fDestAreaEq] = enc.value(k.destEq)
+	x[fOriginPlace] = enc.value(k.originPlace)
+	x[fDestPlace] = enc.value(k.destPlace)
 }
 
 func addEncoding(k *loadKeys, enc *encoding, r float64) {
@@ -229,6 +245,8 @@ func addEncoding(k *loadKeys, enc *encoding, r float64) {
 	enc.add(k.lane, r)
 	enc.add(k.originEq, r)
 	enc.add(k.destEq, r)
+	enc.add(k.originPlace, r)
+	enc.add(k.destPlace, r)
 }
 
 // market is the recent-market index: per key (equipment nationwide, origin
@@ -237,6 +255,9 @@ func addEncoding(k *loadKeys, enc *encoding, r float64) {
 // it never sees a booking made after it, nor one made later the same day.
 type market struct {
 	Series map[string]*daySeries `json:"series"`
+	// LastDay is the last day with a booking. A quote after it reads the
+	// market as of the day after: the latest known, not an empty window.
+	LastDay int32 `json:"last_day"`
 }
 
 // daySeries holds running totals by day, ascending.
@@ -273,6 +294,12 @@ func newMarket(points map[string][]marketPoint) *market {
 		}
 		m.Series[key] = s
 	}
+	first := true
+	for _, s := range m.Series {
+		if k := len(s.Days); k > 0 && (first || s.Days[k-1] > m.LastDay) {
+			m.LastDay, first = s.Days[k-1], false
+		}
+	}
 	return m
 }
 
@@ -285,6 +312,15 @@ func (s *daySeries) points() []marketPoint {
 		prevS, prevN = s.Sum[i], s.N[i]
 	}
 	return pts
+}
+
+func (m *market) valid() bool {
+	for _, s := range m.Series {
+		if s == nil || len(s.Sum) != len(s.Days) || len(s.N) != len(s.Days) {
+			return false
+		}
+	}
+	return true
 }
 
 // totalsBefore is the running total over days strictly before day.
@@ -312,7 +348,7 @@ func (m *market) window(key string, day int32, days int32) (sum, n float64) {
 const marketPrior = 5
 
 func (m *market) features(k *loadKeys, at time.Time, x []float64) {
-	day := dayOf(at)
+	day := min(dayOf(at), m.LastDay+1)
 	level := func(key string, days int32) (float64, float64) {
 		s, n := m.window(key, day, days)
 		return s / (n + marketPrior), n

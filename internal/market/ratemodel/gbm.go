@@ -30,6 +30,19 @@ type boostParams struct {
 type ensemble struct {
 	Init  float64 `json:"init"`
 	Trees []tree  `json:"trees"`
+
+	// flat holds every tree's nodes in one array, 16 bytes a node with the
+	// right child next to the left, so a quote walks little memory; vals
+	// holds the node values path attribution needs. See compile.
+	flat  []flatNode
+	vals  []float64
+	roots []int32
+}
+
+type flatNode struct {
+	v       float64 // threshold of a split, value of a leaf
+	left    int32   // right child is left+1
+	feature int16   // < 0 for a leaf
 }
 
 // tree is a binary regression tree stored flat. Node 0 is the root; a node
@@ -55,13 +68,62 @@ func (t *tree) leaf(x []float64) int {
 	return n
 }
 
-func (e *ensemble) predict(x []float64) float64 {
-	s := e.Init
+// compile lays the trees out for fast prediction. It must be called before
+// predict once the trees are final; the model does so on training and load.
+func (e *ensemble) compile() {
+	e.flat, e.vals, e.roots = e.flat[:0], e.vals[:0], e.roots[:0]
 	for i := range e.Trees {
 		t := &e.Trees[i]
-		s += t.Value[t.leaf(x)]
+		base := int32(len(e.flat))
+		e.roots = append(e.roots, base)
+		for n := range t.Feature {
+			fn := flatNode{v: t.Value[n], feature: t.Feature[n], left: -1}
+			if t.Feature[n] >= 0 {
+				fn.v, fn.left = t.Thresh[n], base+t.Left[n]
+			}
+			e.flat = append(e.flat, fn)
+			e.vals = append(e.vals, t.Value[n])
+		}
+	}
+}
+
+func (e *ensemble) predict(x []float64) float64 {
+	s := e.Init
+	nodes := e.flat
+	for _, n := range e.roots {
+		nd := &nodes[n]
+		for nd.feature >= 0 {
+			n = nd.left
+			if x[nd.feature] > nd.v {
+				n++
+			}
+			nd = &nodes[n]
+		}
+		s += nd.v
 	}
 	return s
+}
+
+// valid reports whether the stored trees are well formed, so that a corrupt
+// model file cannot make predict index out of range.
+func (e *ensemble) valid(features int) bool {
+	for i := range e.Trees {
+		t := &e.Trees[i]
+		n := len(t.Feature)
+		if n == 0 || len(t.Thresh) != n || len(t.Left) != n || len(t.Right) != n || len(t.Value) != n {
+			return false
+		}
+		for k := range n {
+			if t.Feature[k] < 0 {
+				continue
+			}
+			l, r := t.Left[k], t.Right[k]
+			if int(t.Feature[k]) >= features || l <= int32(k) || r != l+1 || int(r) >= n {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // attribute splits a prediction into a bias (the init plus every root value)
@@ -69,17 +131,16 @@ func (e *ensemble) predict(x []float64) float64 {
 // node value to the feature split on (Saabas attribution).
 func (e *ensemble) attribute(x []float64, contrib []float64) (bias float64) {
 	bias = e.Init
-	for i := range e.Trees {
-		t := &e.Trees[i]
-		n := 0
-		bias += t.Value[0]
-		for t.Feature[n] >= 0 {
-			f := t.Feature[n]
-			next := int(t.Right[n])
-			if x[f] <= t.Thresh[n] {
-				next = int(t.Left[n])
+	nodes := e.flat
+	for _, n := range e.roots {
+		bias += e.vals[n]
+		for nodes[n].feature >= 0 {
+			nd := &nodes[n]
+			next := nd.left
+			if x[nd.feature] > nd.v {
+				next++
 			}
-			contrib[f] += t.Value[next] - t.Value[n]
+			contrib[nd.feature] += e.vals[next] - e.vals[n]
 			n = next
 		}
 	}
@@ -266,6 +327,7 @@ func fitBoost(ctx context.Context, cols [][]float64, y []float64, valCols [][]fl
 	if valPred != nil && bestAt > 0 {
 		e.Trees = e.Trees[:bestAt]
 	}
+	e.compile()
 	return e
 }
 

@@ -16,7 +16,15 @@ import (
 const modelVersion = 1
 
 // Model quotes rates. It is safe for concurrent use once trained or loaded.
+// It encodes to JSON (Save, LoadModel, or encoding/json directly), so a
+// retrained model can be stored and compared with the one in service.
 type Model struct {
+	modelState
+	areas Areas
+}
+
+// modelState is what a stored model holds.
+type modelState struct {
 	Version    int     `json:"version"`
 	AreaScheme string  `json:"area_scheme"`
 	Seed       uint64  `json:"seed"`
@@ -35,9 +43,28 @@ type Model struct {
 	// exp(median + Lo*scale), P90 exp(median + Hi*scale).
 	Lo float64 `json:"lo"`
 	Hi float64 `json:"hi"`
-
-	areas Areas
 }
+
+// MarshalJSON implements json.Marshaler.
+func (m *Model) MarshalJSON() ([]byte, error) { return json.Marshal(&m.modelState) }
+
+// UnmarshalJSON implements json.Unmarshaler. The model gets DefaultAreas;
+// LoadModel checks the scheme and takes another.
+func (m *Model) UnmarshalJSON(b []byte) error {
+	var s modelState
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	if err := s.check(); err != nil {
+		return err
+	}
+	m.modelState, m.areas = s, DefaultAreas()
+	return nil
+}
+
+// NominalCoverage is the share of rates the P10-P90 range is calibrated to
+// hold.
+func (m *Model) NominalCoverage() float64 { return m.Coverage }
 
 // Options tune training. The zero value is the product default.
 type Options struct {
@@ -52,6 +79,7 @@ type Options struct {
 // TrainReport says what training did with the history.
 type TrainReport struct {
 	Rows           int // bookings given
+	Invalid        int // left out because no quote could be asked for them (see Predict)
 	ScreenOutliers int // rate per mile implausible for equipment and distance
 	ModelOutliers  int // far from what the lane, date and market explain
 	FitRows        int // bookings the trees learned from
@@ -69,8 +97,8 @@ const MinHistory = 50
 
 var (
 	medianParams = boostParams{
-		Trees: 3000, LearningRate: 0.05, Leaves: 31, MaxDepth: 10, MinLeaf: 20, Lambda: 1,
-		RowSample: 0.8, ColSample: 0.8, MaxBins: 255, Patience: 150, Huber: 0.25,
+		Trees: 3000, LearningRate: 0.1, Leaves: 31, MaxDepth: 10, MinLeaf: 20, Lambda: 1,
+		RowSample: 0.8, ColSample: 0.8, MaxBins: 255, Patience: 100, Huber: 0.25,
 	}
 	// a quick model whose only job is to find bookings no lane explains
 	screenParams = boostParams{
@@ -83,7 +111,14 @@ var (
 	}
 )
 
-// Train learns a model from booking history.
+// Train learns a model from booking history. Bookings no quote could be
+// asked for (see Predict) are left out, and so are outliers: first those
+// whose rate per mile is implausible for their equipment and distance, then
+// those far from what a quick model of lane, date and market explains. Of the
+// rest, a tenth is held back to stop boosting and to learn how uncertain each
+// quote is, and another 10 to 20% to calibrate the P10-P90 range; the trees
+// learn from the remainder. The same history, options and seed give the same
+// model.
 func Train(ctx context.Context, history []Booking, opt Options) (*Model, TrainReport, error) {
 	if opt.Areas == nil {
 		opt.Areas = DefaultAreas()
@@ -103,19 +138,27 @@ func Train(ctx context.Context, history []Booking, opt Options) (*Model, TrainRe
 	}
 	rep := TrainReport{Rows: len(history)}
 	m := &Model{
-		Version: modelVersion, AreaScheme: opt.Areas.Name(), Seed: opt.Seed, Coverage: opt.Coverage,
-		Diesel: opt.Diesel, areas: opt.Areas,
+		modelState: modelState{
+			Version: modelVersion, AreaScheme: opt.Areas.Name(), Seed: opt.Seed, Coverage: opt.Coverage,
+			Diesel: opt.Diesel,
+		},
+		areas: opt.Areas,
 	}
 	rng := rand.New(rand.NewPCG(opt.Seed, 0xb00c))
 
+	// bookings no quote could be asked for teach nothing
+	history = slices.DeleteFunc(slices.Clone(history), func(b Booking) bool {
+		bad := b.check() != nil || !(b.RateUSD > 0) || math.IsInf(b.RateUSD, 0)
+		if bad {
+			rep.Invalid++
+		}
+		return bad
+	})
 	n := len(history)
 	keys := make([]loadKeys, n)
 	base := make([]float64, n*numFeatures)
 	for i := range history {
 		l := &history[i].Load
-		if err := l.check(); err != nil {
-			return nil, rep, fmt.Errorf("booking %s: %w", l.LoadID, err)
-		}
 		keys[i] = keysOf(l, opt.Areas)
 		baseFeatures(l, opt.Diesel, base[i*numFeatures:(i+1)*numFeatures])
 	}
@@ -237,14 +280,11 @@ func Train(ctx context.Context, history []Booking, opt Options) (*Model, TrainRe
 		}
 		prepare(clean, fit)
 	}
-	for i := range history {
-		maskX(row(i))
-	}
 	m.Enc = enc
 	rep.FitRows, rep.CalRows = len(fit), len(stop)+len(cal)
 
 	progress("boosting trees")
-	mp := envParams(medianParams)
+	mp := medianParams
 	mp.Seed = opt.Seed
 	mp.MinLeaf = max(5, min(mp.MinLeaf, len(fit)/50))
 	m.Median = fitBoost(ctx, columns(base, fit), pick(resid, fit), columns(base, stop), pick(resid, stop), mp)
@@ -268,6 +308,7 @@ func Train(ctx context.Context, history []Booking, opt Options) (*Model, TrainRe
 		m.Scale = fitBoost(ctx, columns(base, stop), stopErr, nil, nil, cp)
 	} else {
 		m.Scale = &ensemble{Init: max(m.Floor, mean(stopErr))} // too few rows: one width fits all
+		m.Scale.compile()
 	}
 	rep.ScaleTrees = len(m.Scale.Trees)
 	z := make([]float64, len(cal))
@@ -279,19 +320,9 @@ func Train(ctx context.Context, history []Booking, opt Options) (*Model, TrainRe
 	return m, rep, nil
 }
 
-// minScaleRows is the fewest calibration rows worth learning a scale from.
+// minScaleRows is the fewest early-stopping rows worth learning a scale
+// from; with fewer, every quote gets the same relative width.
 const minScaleRows = 1000
-
-func meanAbs(v []float64) float64 {
-	var s float64
-	for _, x := range v {
-		s += math.Abs(x)
-	}
-	if len(v) == 0 {
-		return 0
-	}
-	return s / float64(len(v))
-}
 
 // encodingPrior is how many bookings' worth of "average" an area level is
 // shrunk with.
@@ -315,9 +346,6 @@ func conformal(z []float64, alpha float64) (lo, hi float64) {
 }
 
 func (m *Model) scale(x []float64) float64 {
-	if m.Scale == nil {
-		return 1
-	}
 	return max(m.Floor, m.Scale.predict(x))
 }
 
@@ -373,11 +401,6 @@ func (l *Load) check() error {
 	return nil
 }
 
-// inUS is a generous box around the 50 states and Puerto Rico.
-func inUS(lat, lon float64) bool {
-	return lat >= 17.5 && lat <= 72 && lon >= -180 && lon <= -64.5
-}
-
 // Prediction is a quoted range of the all-in rate, in USD.
 type Prediction struct {
 	P10 float64 `json:"p10"`
@@ -406,7 +429,6 @@ func (m *Model) features(l *Load, x []float64) {
 	baseFeatures(l, m.Diesel, x)
 	encode(&k, m.Enc, x)
 	m.Market.features(&k, l.BookedAt, x)
-	maskX(x)
 }
 
 func (m *Model) predictX(l *Load, x []float64) Prediction {
@@ -522,15 +544,27 @@ func LoadModel(r io.Reader, areas Areas) (*Model, error) {
 	if err := json.NewDecoder(r).Decode(&m); err != nil {
 		return nil, fmt.Errorf("load model: %w", err)
 	}
-	if m.Version != modelVersion {
-		return nil, fmt.Errorf("load model: version %d, want %d", m.Version, modelVersion)
-	}
 	if m.AreaScheme != areas.Name() {
 		return nil, fmt.Errorf("load model: trained with areas %q, given %q", m.AreaScheme, areas.Name())
 	}
-	if m.Median == nil || m.Enc == nil || m.Market == nil || m.Diesel == nil || len(m.Curve.Coef) != len(Equipments) {
-		return nil, errors.New("load model: incomplete model")
-	}
 	m.areas = areas
 	return &m, nil
+}
+
+// check validates a decoded model, so that a corrupt file cannot make a
+// quote index out of range, and lays its trees out for quoting.
+func (s *modelState) check() error {
+	if s.Version != modelVersion {
+		return fmt.Errorf("model version %d, want %d", s.Version, modelVersion)
+	}
+	if s.Median == nil || s.Scale == nil || s.Enc == nil || s.Market == nil || s.Diesel == nil ||
+		len(s.Diesel.Prices) == 0 || len(s.Diesel.Weeks) != len(s.Diesel.Prices) || len(s.Curve.Coef) != len(Equipments) {
+		return errors.New("incomplete model")
+	}
+	if !s.Median.valid(numFeatures) || !s.Scale.valid(numFeatures) || !s.Market.valid() {
+		return errors.New("malformed model")
+	}
+	s.Median.compile()
+	s.Scale.compile()
+	return nil
 }

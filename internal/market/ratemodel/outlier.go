@@ -25,12 +25,13 @@ const madScale = 1.4826
 // Outlier thresholds, in robust standard deviations. The screen compares a
 // booking with every load of its equipment and distance band, so it allows
 // for the spread that lanes, seasons and the rest explain; the residual check
-// compares it with a model of all of that, so it can be tighter. At 5 robust
-// standard deviations a normally distributed market flags about one genuine
-// booking in two million.
+// compares it with a model of all of that, so it can be tighter. At 4.5
+// robust standard deviations a normally distributed market flags about one
+// genuine booking in 150,000, while a rate off by half is caught whenever the
+// model explains the market to within about 9%.
 const (
 	screenZ   = 6
-	residualZ = 5
+	residualZ = 4.5
 )
 
 // DetectOutliers flags bookings whose rate per mile is implausible for their

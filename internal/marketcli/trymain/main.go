@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -28,6 +29,10 @@ func main() {
 	}
 	for _, seed := range seeds {
 		train, held := ratemodel.Split(all, 0.2, seed)
+		if os.Getenv("OOT") != "" {
+			k := len(all) * 8 / 10
+			train, held = all[:k], all[k:]
+		}
 		if sub, _ := strconv.Atoi(os.Getenv("SUB")); sub > 0 && sub < len(train) {
 			train, _ = ratemodel.Split(train, 1-float64(sub)/float64(len(train)), seed+100)
 		}
@@ -37,7 +42,25 @@ func main() {
 			panic(err)
 		}
 		took := time.Since(t0)
+		if p := os.Getenv("SAVE"); p != "" {
+			f, _ := os.Create(p)
+			m.Save(f)
+			f.Close()
+			t1 := time.Now()
+			g, _ := os.Open(p)
+			if _, err := ratemodel.LoadModel(g, nil); err != nil {
+				panic(err)
+			}
+			fmt.Println("load took", time.Since(t1))
+		}
 		met, _ := ratemodel.Evaluate(m, held)
+		if os.Getenv("QUOTE") != "" {
+			for _, b := range held[:3] {
+				q, _ := m.Quote(b.Load)
+				j, _ := json.MarshalIndent(q, "", " ")
+				fmt.Printf("%s %s->%s %s %.0fmi paid %.2f\n%s\n", b.LoadID, b.Origin.City, b.Dest.City, b.Equipment, b.Miles, b.RateUSD, j)
+			}
+		}
 		fmt.Printf("seed %d: %v trees=%d outliers=%d/%d took=%.1fs\n", seed, met, rep.Trees, rep.ScreenOutliers, rep.ModelOutliers, took.Seconds())
 		if os.Getenv("BANDS") != "" {
 			type acc struct{ n, in int; ape float64 }

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/backhaul/backhaul/internal/geo"
 )
@@ -76,6 +77,10 @@ type grid struct {
 	nLat, nLon int
 	nEquip     int
 	cells      map[int64][]int32 // key: (latCell*nLon + lonCell)*nEquip + equipment
+	// occupied lists, per latitude row, the longitude cells holding any
+	// load, for rows where a driver's reach spans more cells than that
+	// (near the poles, or with a tiny radius).
+	occupied map[int][]int
 }
 
 func (g *grid) key(latCell, lonCell, equip int) int64 {
@@ -97,13 +102,7 @@ func (g *grid) lonCell(lon float64) int {
 // the number of nearby pairs rather than drivers times loads. s must be
 // valid (see Scenario.Validate).
 func Candidates(ctx context.Context, s *Scenario) ([]Edge, error) {
-	p := s.Params
-	// Largest central angle a feasible pair can span, padded so that
-	// rounding in the pre-filters below never drops a pair on the rim; the
-	// exact rule is applied afterwards.
-	maxGC := p.MaxDeadheadMiles / p.Circuity
-	angle := maxGC/geo.EarthRadiusMiles*(1+1e-9) + 1e-12
-	angleDeg := angle * 180 / math.Pi
+	angleDeg := s.Params.reachAngle(math.Inf(1)) * 180 / math.Pi
 
 	equip := map[string]int{}
 	for i := range s.Loads {
@@ -114,19 +113,26 @@ func Candidates(ctx context.Context, s *Scenario) ([]Edge, error) {
 	// Cells about half the radius wide keep the scanned area near twice
 	// the disc's; the floor keeps the cell count bounded for tiny radii.
 	nLon := int(math.Ceil(360 / math.Min(360, math.Max(angleDeg/2, 0.01))))
-	g := &grid{nLon: nLon, cellDeg: 360 / float64(nLon), nEquip: max(len(equip), 1), cells: map[int64][]int32{}}
+	g := &grid{nLon: nLon, cellDeg: 360 / float64(nLon), nEquip: max(len(equip), 1), cells: map[int64][]int32{}, occupied: map[int][]int{}}
 	g.nLat = int(math.Ceil(180 / g.cellDeg))
 	loads := make([]site, len(s.Loads))
+	occupied := map[int64]bool{}
 	for i := range s.Loads {
 		l := &s.Loads[i]
 		loads[i] = newSite(l.Origin)
-		k := g.key(g.latCell(l.Origin.Lat), g.lonCell(l.Origin.Lon), equip[l.Equipment])
+		lat, lon := g.latCell(l.Origin.Lat), g.lonCell(l.Origin.Lon)
+		if cell := int64(lat)*int64(g.nLon) + int64(lon); !occupied[cell] {
+			occupied[cell] = true
+			g.occupied[lat] = append(g.occupied[lat], lon)
+		}
+		k := g.key(lat, lon, equip[l.Equipment])
 		g.cells[k] = append(g.cells[k], int32(i))
 	}
-	// Two unit vectors are within the angle when their chord is within
-	// 2 sin(angle/2).
-	chord := 2 * math.Sin(math.Min(angle, math.Pi)/2)
-	maxChord2 := chord*chord*(1+1e-9) + 1e-15
+	latest := make([]float64, len(s.Loads))
+	for i := range s.Loads {
+		latest[i] = unixSeconds(s.Loads[i].PickupLatest)
+	}
+	c := &scanner{s: s, g: g, equip: equip, loads: loads, latest: latest}
 
 	const chunk = 256
 	nChunks := (len(s.Drivers) + chunk - 1) / chunk
@@ -136,15 +142,15 @@ func Candidates(ctx context.Context, s *Scenario) ([]Edge, error) {
 	for range min(runtime.GOMAXPROCS(0), nChunks) {
 		wg.Go(func() {
 			for {
-				c := int(next.Add(1) - 1)
-				if c >= nChunks || ctx.Err() != nil {
+				ci := int(next.Add(1) - 1)
+				if ci >= nChunks || ctx.Err() != nil {
 					return
 				}
-				var edges []Edge
-				for di := c * chunk; di < min((c+1)*chunk, len(s.Drivers)); di++ {
-					edges = g.scan(s, di, equip, loads, angleDeg, maxChord2, edges)
+				edges := make([]Edge, 0, 64*chunk)
+				for di := ci * chunk; di < min((ci+1)*chunk, len(s.Drivers)); di++ {
+					edges = c.scan(di, edges)
 				}
-				out[c] = edges
+				out[ci] = edges
 			}
 		})
 	}
@@ -163,20 +169,51 @@ func Candidates(ctx context.Context, s *Scenario) ([]Edge, error) {
 	return edges, nil
 }
 
-// scan appends the feasible pairs of driver di.
-func (g *grid) scan(s *Scenario, di int, equip map[string]int, loads []site, angleDeg, maxChord2 float64, edges []Edge) []Edge {
+// reachAngle is the largest central angle, in radians, between a driver
+// and a load origin that the deadhead limit and hoursLeft allow, padded so
+// that rounding in the pre-filters never drops a pair on the rim; the exact
+// rules are applied afterwards.
+func (p Params) reachAngle(hoursLeft float64) float64 {
+	miles := math.Min(p.MaxDeadheadMiles, p.SpeedMPH*hoursLeft)
+	return math.Min(miles/(p.Circuity*geo.EarthRadiusMiles)*(1+1e-9)+1e-12, math.Pi)
+}
+
+func unixSeconds(t time.Time) float64 { return float64(t.Unix()) + float64(t.Nanosecond())/1e9 }
+
+// scanner holds what the per-driver scans share, read-only.
+type scanner struct {
+	s      *Scenario
+	g      *grid
+	equip  map[string]int
+	loads  []site
+	latest []float64 // end of each load's pickup window, Unix seconds
+}
+
+// scan appends the feasible pairs of driver di. Cheap tests reject most
+// pairs before the exact rules: the equipment (by grid), the weight, and
+// the chord between the unit vectors, which is never longer than the
+// great-circle angle, against the reach allowed by the deadhead limit, the
+// hours left and the time until the window closes.
+func (c *scanner) scan(di int, edges []Edge) []Edge {
+	s, g := c.s, c.g
 	d := &s.Drivers[di]
-	eq, ok := equip[d.Equipment]
+	eq, ok := c.equip[d.Equipment]
 	if !ok {
 		return edges
 	}
+	angle := s.Params.reachAngle(d.HoursLeft)
+	chord := 2 * math.Sin(angle/2)
+	maxChord2 := chord*chord*(1+1e-9) + 1e-15
+	avail := unixSeconds(d.AvailableAt)
 	ds := newSite(d.Position())
+
+	angleDeg := angle * 180 / math.Pi
 	const pad = 1e-7 // degrees; covers rounding in the cell arithmetic
 	latLo, latHi := d.Lat-angleDeg-pad, d.Lat+angleDeg+pad
 	lonFirst, lonLast := 0, g.nLon-1
 	if latLo > -90 && latHi < 90 {
 		// Widest longitude of a spherical cap that holds no pole.
-		ratio := math.Sin(angleDeg*math.Pi/180) / ds.cosLat
+		ratio := math.Sin(angle) / ds.cosLat
 		if ratio < 1 {
 			dLon := math.Asin(ratio)*180/math.Pi + pad
 			first := int(math.Floor((d.Lon - dLon + 180) / g.cellDeg))
@@ -186,22 +223,50 @@ func (g *grid) scan(s *Scenario, di int, equip map[string]int, loads []site, ang
 			}
 		}
 	}
+	span := lonLast - lonFirst + 1
 	for lc := g.latCell(latLo); lc <= g.latCell(latHi); lc++ {
-		for c := lonFirst; c <= lonLast; c++ {
-			for _, li := range g.cells[g.key(lc, ((c%g.nLon)+g.nLon)%g.nLon, eq)] {
-				l := &s.Loads[li]
-				if l.WeightLbs > d.CapacityLbs {
-					continue
-				}
-				ls := &loads[li]
-				dx, dy, dz := ds.x-ls.x, ds.y-ls.y, ds.z-ls.z
-				if dx*dx+dy*dy+dz*dz > maxChord2 {
-					continue
-				}
-				if miles, ok := s.Params.reach(d, l, greatCircle(&ds, ls)); ok {
-					edges = append(edges, Edge{Driver: di, Load: int(li), Miles: miles})
+		if occupied := g.occupied[lc]; len(occupied) < span {
+			for _, lo := range occupied {
+				// Is lo within [lonFirst, lonLast], modulo the wrap?
+				if ((lo-lonFirst)%g.nLon+g.nLon)%g.nLon < span {
+					edges = c.scanCell(d, &ds, di, g.key(lc, lo, eq), maxChord2, avail, edges)
 				}
 			}
+			continue
+		}
+		for lo := lonFirst; lo <= lonLast; lo++ {
+			edges = c.scanCell(d, &ds, di, g.key(lc, ((lo%g.nLon)+g.nLon)%g.nLon, eq), maxChord2, avail, edges)
+		}
+	}
+	return edges
+}
+
+// scanCell appends the feasible pairs of driver d (index di, site ds) with
+// the loads of one grid cell.
+func (c *scanner) scanCell(d *Driver, ds *site, di int, key int64, maxChord2, avail float64, edges []Edge) []Edge {
+	p := c.s.Params
+	// Road miles per unit of chord, at least, since the great-circle angle
+	// is never shorter than the chord.
+	milesPerChord := p.Circuity * geo.EarthRadiusMiles
+	for _, li := range c.g.cells[key] {
+		l := &c.s.Loads[li]
+		if l.WeightLbs > d.CapacityLbs {
+			continue
+		}
+		ls := &c.loads[li]
+		dx, dy, dz := ds.x-ls.x, ds.y-ls.y, ds.z-ls.z
+		chord2 := dx*dx + dy*dy + dz*dz
+		if chord2 > maxChord2 {
+			continue
+		}
+		// Reach before the window closes, with a millisecond and a
+		// relative margin for rounding.
+		slackMiles := p.SpeedMPH * (c.latest[li] - avail + 1e-3) / 3600
+		if slackMiles < 0 || chord2*milesPerChord*milesPerChord > slackMiles*slackMiles*(1+1e-9) {
+			continue
+		}
+		if miles, ok := p.reach(d, l, greatCircle(ds, ls)); ok {
+			edges = append(edges, Edge{Driver: di, Load: int(li), Miles: miles})
 		}
 	}
 	return edges

@@ -36,7 +36,7 @@ func certify(k *lap) error {
 				return fmt.Errorf("row %d holds private column %d of another row", r, c)
 			}
 		} else {
-			if e := k.rowEdge[r]; e < k.start[r] || e >= k.start[r+1] || k.col[e] != c {
+			if e := k.rowEdge[r]; e < k.start[r] || e >= k.start[r+1] || k.arcs[e].col != c {
 				return fmt.Errorf("row %d: matched edge %d is not its edge to column %d", r, e, c)
 			}
 			if k.colRow[c] != r {
@@ -48,8 +48,8 @@ func certify(k *lap) error {
 		primal += cost
 		dual += u
 		for e := k.start[r]; e < k.start[r+1]; e++ {
-			if rc := k.cost[e] - u - k.v[k.col[e]]; rc < 0 {
-				return fmt.Errorf("row %d, column %d: reduced cost %d < 0", r, k.col[e], rc)
+			if rc := k.arcs[e].cost - u - k.v[k.arcs[e].col]; rc < 0 {
+				return fmt.Errorf("row %d, column %d: reduced cost %d < 0", r, k.arcs[e].col, rc)
 			}
 		}
 		if rc := k.big - u - k.v[int32(k.nc)+r]; rc < 0 {
@@ -159,7 +159,7 @@ func TestCertificateGenerated(t *testing.T) {
 			}
 			covered := 0
 			for i, c := range components(len(s.Drivers), len(s.Loads), edges) {
-				k, _ := c.problem(edges)
+				k := c.problem(edges)
 				if err := k.run(context.Background()); err != nil {
 					t.Fatal(err)
 				}
@@ -193,7 +193,7 @@ func TestCertificateGenerated(t *testing.T) {
 func TestCertifyDetectsSuboptimal(t *testing.T) {
 	edges := []Edge{{0, 0, 1}, {0, 1, 2}, {1, 0, 2}, {1, 1, 100}}
 	c := components(2, 2, edges)[0]
-	k, _ := c.problem(edges)
+	k := c.problem(edges)
 	if err := k.run(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,13 @@
 package assign
 
 import (
+	"encoding/json"
+	"flag"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"testing"
 	"time"
 
 	"github.com/backhaul/backhaul/internal/geo"
@@ -93,4 +97,20 @@ func generateScenario(seed uint64, drivers, loads int) Scenario {
 		}
 	}
 	return s
+}
+
+var writeGenerated = flag.String("write-generated", "",
+	"write the generated 10,000 x 10,000 benchmark scenario to this file (for timing `backhaul match` on it)")
+
+func TestWriteGenerated(t *testing.T) {
+	if *writeGenerated == "" {
+		t.Skip("no -write-generated file")
+	}
+	raw, err := json.Marshal(generateScenario(1, 10000, 10000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(*writeGenerated, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"reflect"
 	"strings"
 	"time"
 
@@ -277,7 +278,7 @@ func DecodeScenario(r io.Reader) (Scenario, error) {
 	dec.DisallowUnknownFields()
 	var w wireScenario
 	if err := dec.Decode(&w); err != nil {
-		return Scenario{}, fmt.Errorf("decode scenario: %w", err)
+		return Scenario{}, decodeError(err, dec.InputOffset())
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return Scenario{}, fmt.Errorf("decode scenario: %w: data after the scenario object", ErrInvalidScenario)
@@ -381,6 +382,45 @@ func DecodeScenario(r io.Reader) (Scenario, error) {
 		return Scenario{}, err
 	}
 	return s, nil
+}
+
+// decodeError says what is wrong with input that is not a well-formed
+// scenario in terms of the file rather than of Go types. Errors from the
+// reader itself are passed through.
+func decodeError(err error, offset int64) error {
+	var (
+		syntax *json.SyntaxError
+		typ    *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.Is(err, io.EOF):
+		return fmt.Errorf("decode scenario: %w: empty input", ErrInvalidScenario)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("decode scenario: %w: input ends inside the scenario", ErrInvalidScenario)
+	case errors.As(err, &syntax):
+		return fmt.Errorf("decode scenario: %w: byte %d: %s", ErrInvalidScenario, syntax.Offset, strings.TrimPrefix(syntax.Error(), "json: "))
+	case errors.As(err, &typ):
+		want := "a number"
+		switch typ.Type.Kind() {
+		case reflect.String:
+			want = "a string"
+		case reflect.Slice:
+			want = "an array"
+		case reflect.Struct, reflect.Pointer:
+			want = "an object"
+		}
+		field := typ.Field
+		if field == "" {
+			field = "scenario"
+		}
+		if v, ok := strings.CutPrefix(typ.Value, "number "); ok && want == "a number" {
+			return fmt.Errorf("decode scenario: %w: byte %d: %s: %s is out of range", ErrInvalidScenario, typ.Offset, field, v)
+		}
+		return fmt.Errorf("decode scenario: %w: byte %d: %s: got %s, want %s", ErrInvalidScenario, typ.Offset, field, typ.Value, want)
+	case strings.HasPrefix(err.Error(), "json: unknown field"):
+		return fmt.Errorf("decode scenario: %w: byte %d: %s", ErrInvalidScenario, offset, strings.TrimPrefix(err.Error(), "json: "))
+	}
+	return fmt.Errorf("decode scenario: %w", err)
 }
 
 func repeated(found []FieldError, fe FieldError) bool {

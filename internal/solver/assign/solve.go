@@ -3,6 +3,7 @@ package assign
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
@@ -45,7 +46,8 @@ func Assign(ctx context.Context, s *Scenario) (Solution, error) {
 // most one pair) that covers as many loads as possible and, among those,
 // has the least total miles. It is exact up to the rounding of miles to
 // whole micro-miles (see scaleFor): the total is within 1e-6 miles per pair
-// of the true optimum.
+// of the true optimum. Only for edges of millions of miles does the unit
+// grow; where it would exceed a mile, Solve returns an error.
 //
 // The graph is split into connected components, solved in parallel. Each is
 // a rectangular assignment problem in which every row (the smaller side)
@@ -59,6 +61,10 @@ func Solve(ctx context.Context, drivers, loads int, edges []Edge) (Solution, err
 	if drivers < 0 || loads < 0 {
 		return Solution{}, fmt.Errorf("solve: negative size %d drivers, %d loads", drivers, loads)
 	}
+	// Nodes and edges are indexed with int32 to halve the solver's memory.
+	if drivers+loads > math.MaxInt32 || len(edges) > math.MaxInt32 {
+		return Solution{}, fmt.Errorf("solve: %d drivers, %d loads and %d edges exceed the supported size", drivers, loads, len(edges))
+	}
 	for i, e := range edges {
 		if e.Driver < 0 || e.Driver >= drivers || e.Load < 0 || e.Load >= loads {
 			return Solution{}, fmt.Errorf("solve: edge %d (driver %d, load %d) out of range", i, e.Driver, e.Load)
@@ -69,7 +75,7 @@ func Solve(ctx context.Context, drivers, loads int, edges []Edge) (Solution, err
 	}
 	comps := components(drivers, loads, edges)
 	// Largest first, so one big component does not start last.
-	slices.SortFunc(comps, func(a, b *component) int { return cmp.Compare(len(b.edges), len(a.edges)) })
+	slices.SortStableFunc(comps, func(a, b *component) int { return cmp.Compare(len(b.edges), len(a.edges)) })
 	results := make([][]Edge, len(comps))
 	errs := make([]error, len(comps))
 	var next atomic.Int64
@@ -100,6 +106,11 @@ func Solve(ctx context.Context, drivers, loads int, edges []Edge) (Solution, err
 type component struct {
 	drivers, loads []int // global indices
 	edges          []int // indices into the edge list
+	// local maps a driver d to its index in drivers (local[d]) and a load
+	// l to its index in loads (local[nDrivers+l]). It is shared by all
+	// components, each owning its own nodes' entries.
+	local    []int32
+	nDrivers int
 }
 
 // components splits the graph with a union-find over drivers (0..drivers-1)
@@ -122,19 +133,21 @@ func components(drivers, loads int, edges []Edge) []*component {
 			parent[a] = b
 		}
 	}
+	local := make([]int32, drivers+loads)
 	byRoot := map[int32]*component{}
-	get := func(root int32) *component {
+	var comps []*component // in order of first edge, for reproducible scheduling
+	for i, e := range edges {
+		root := find(int32(e.Driver))
 		c, ok := byRoot[root]
 		if !ok {
-			c = &component{}
+			c = &component{local: local, nDrivers: drivers}
 			byRoot[root] = c
+			comps = append(comps, c)
 		}
-		return c
+		c.edges = append(c.edges, i)
 	}
 	touched := make([]bool, drivers+loads)
-	for i, e := range edges {
-		c := get(find(int32(e.Driver)))
-		c.edges = append(c.edges, i)
+	for _, e := range edges {
 		touched[e.Driver], touched[drivers+e.Load] = true, true
 	}
 	for n, t := range touched {
@@ -143,83 +156,81 @@ func components(drivers, loads int, edges []Edge) []*component {
 		}
 		c := byRoot[find(int32(n))]
 		if n < drivers {
+			local[n] = int32(len(c.drivers))
 			c.drivers = append(c.drivers, n)
 		} else {
+			local[n] = int32(len(c.loads))
 			c.loads = append(c.loads, n-drivers)
 		}
 	}
-	comps := make([]*component, 0, len(byRoot))
-	for _, c := range byRoot {
-		comps = append(comps, c)
-	}
-	// Map iteration order is random; sort for reproducible scheduling.
-	slices.SortFunc(comps, func(a, b *component) int { return cmp.Compare(a.edges[0], b.edges[0]) })
 	return comps
 }
 
 // solve returns the optimal pairs of the component.
 func (c *component) solve(ctx context.Context, edges []Edge) ([]Edge, error) {
-	k, orig := c.problem(edges)
+	k := c.problem(edges)
+	if k.scale < 1 {
+		return nil, fmt.Errorf("solve: %d drivers x %d loads with edges up to %g miles: %w",
+			len(c.drivers), len(c.loads), k.maxMiles, errTooLarge)
+	}
 	if err := k.run(ctx); err != nil {
 		return nil, err
 	}
 	var pairs []Edge
 	for r := range k.nr {
 		if e := k.rowEdge[r]; e >= 0 {
-			pairs = append(pairs, edges[orig[e]])
+			pairs = append(pairs, edges[k.arcs[e].edge])
 		}
 	}
 	return pairs, nil
 }
 
 // problem builds the component's assignment problem, with the smaller side
-// as rows (one search per row), and returns it with the index in edges of
-// each of its edges.
-func (c *component) problem(edges []Edge) (*lap, []int32) {
+// as rows (one search per row).
+func (c *component) problem(edges []Edge) *lap {
 	rowsAreDrivers := len(c.drivers) <= len(c.loads)
-	rows, cols := c.drivers, c.loads
-	if !rowsAreDrivers {
-		rows, cols = cols, rows
-	}
-	rowOf := make(map[int]int32, len(rows))
-	for i, r := range rows {
-		rowOf[r] = int32(i)
-	}
-	colOf := make(map[int]int32, len(cols))
-	for i, cl := range cols {
-		colOf[cl] = int32(i)
-	}
 	rc := func(e Edge) (int32, int32) {
+		d, l := c.local[e.Driver], c.local[c.nDrivers+e.Load]
 		if rowsAreDrivers {
-			return rowOf[e.Driver], colOf[e.Load]
+			return d, l
 		}
-		return rowOf[e.Load], colOf[e.Driver]
+		return l, d
+	}
+	nr, nc := len(c.drivers), len(c.loads)
+	if !rowsAreDrivers {
+		nr, nc = nc, nr
 	}
 	var maxMiles float64
 	for _, ei := range c.edges {
 		maxMiles = max(maxMiles, edges[ei].Miles)
 	}
-	k := newLAP(len(rows), len(cols), len(c.edges), maxMiles)
+	k := newLAP(nr, nc, len(c.edges), maxMiles)
 	// Counting sort of the edges into rows.
 	for _, ei := range c.edges {
 		r, _ := rc(edges[ei])
 		k.start[r+1]++
 	}
-	for r := range len(rows) {
+	for r := range nr {
 		k.start[r+1] += k.start[r]
 	}
-	fill := slices.Clone(k.start[:len(rows)])
-	orig := make([]int32, len(c.edges))
+	fill := slices.Clone(k.start[:nr])
 	for _, ei := range c.edges {
 		r, col := rc(edges[ei])
-		p := fill[r]
+		k.arcs[fill[r]] = arc{cost: k.scaled(edges[ei].Miles), col: col, edge: int32(ei)}
 		fill[r]++
-		k.col[p] = col
-		k.cost[p] = k.scaled(edges[ei].Miles)
-		orig[p] = int32(ei)
 	}
-	return k, orig
+	// Each row's edges cheapest first, so that a search can stop scanning
+	// a row once its remaining edges cannot lead anywhere shorter.
+	for r := range nr {
+		slices.SortFunc(k.arcs[k.start[r]:k.start[r+1]], func(a, b arc) int {
+			return cmp.Or(cmp.Compare(a.cost, b.cost), cmp.Compare(a.edge, b.edge))
+		})
+	}
+	return k
 }
+
+// errTooLarge reports costs that integers cannot hold to a mile.
+var errTooLarge = errors.New("costs too large to solve exactly")
 
 // microMiles is the finest cost unit: whole micro-miles (about 1.6 mm).
 const microMiles = 1e6
@@ -242,12 +253,12 @@ func scaleFor(rows, cols int, maxMiles float64) float64 {
 // the edges of row r are start[r]:start[r+1]. Column nc+r is row r's private
 // "unassigned" column with cost big.
 type lap struct {
-	nr, nc int
-	start  []int32
-	col    []int32
-	cost   []int64
-	scale  float64
-	big    int64
+	nr, nc   int
+	start    []int32
+	arcs     []arc
+	scale    float64
+	maxMiles float64
+	big      int64
 
 	v       []int64 // column potentials (duals), len nc+nr; never positive
 	rowCol  []int32 // column matched to each row, -1 until the row is added
@@ -266,6 +277,13 @@ type lap struct {
 	heap     []entry
 }
 
+// arc is an edge seen from its row.
+type arc struct {
+	cost int64
+	col  int32
+	edge int32 // index in the caller's edge list
+}
+
 type entry struct {
 	key int64
 	col int32
@@ -274,10 +292,10 @@ type entry struct {
 func newLAP(nr, nc, ne int, maxMiles float64) *lap {
 	k := &lap{
 		nr: nr, nc: nc,
-		start: make([]int32, nr+1),
-		col:   make([]int32, ne),
-		cost:  make([]int64, ne),
-		scale: scaleFor(nr, nc, maxMiles),
+		start:    make([]int32, nr+1),
+		arcs:     make([]arc, ne),
+		scale:    scaleFor(nr, nc, maxMiles),
+		maxMiles: maxMiles,
 	}
 	// Any matching of at most min(nr, nc) real edges costs less than one
 	// private column, so leaving a row unassigned is never traded for
@@ -304,10 +322,10 @@ func newLAP(nr, nc, ne int, maxMiles float64) *lap {
 
 func (k *lap) scaled(miles float64) int64 { return int64(math.Round(miles * k.scale)) }
 
-// edgeCost is the cost of row r's matched edge.
+// rowCost is the cost of row r's matched edge.
 func (k *lap) rowCost(r int32) int64 {
 	if e := k.rowEdge[r]; e >= 0 {
-		return k.cost[e]
+		return k.arcs[e].cost
 	}
 	return k.big
 }
@@ -384,11 +402,18 @@ func (k *lap) relax(x int32, base, ux int64, best *int32, bestD *int64) {
 		var c int32
 		var d int64
 		if e < end {
-			c = k.col[e]
+			// Potentials are never positive, so base + cost - ux bounds
+			// the distance of this and, costs ascending, every later
+			// edge from below: none can beat the best path found.
+			a := &k.arcs[e]
+			if base+a.cost-ux >= *bestD {
+				break
+			}
+			c = a.col
 			if c == skip {
 				continue
 			}
-			d = base + k.cost[e] - ux - k.v[c]
+			d = base + a.cost - ux - k.v[c]
 		} else {
 			// The row's private column, after its real edges.
 			c = nc + x

@@ -322,18 +322,21 @@ func TestSolveMatchesDenseHungarian(t *testing.T) {
 }
 
 // TestSolveLargeMiles checks the rounding when costs are so large that the
-// integer scale must shrink below micro-miles: the result stays within
-// 0.01% of the float optimum.
+// integer unit must grow beyond a micro-mile: the result stays within
+// 0.01% of the float optimum. Costs too large for whole miles are refused.
 func TestSolveLargeMiles(t *testing.T) {
-	if s := scaleFor(1000, 1000, 1e9); s >= microMiles {
-		t.Fatalf("scaleFor with 1e9-mile edges: got %v, want below %v", s, float64(microMiles))
-	}
 	rng := rand.New(rand.NewPCG(5, 6))
 	for trial := range 200 {
 		nd, nl := 1+rng.IntN(6), 1+rng.IntN(6)
 		edges := randomEdges(rng, nd, nl, 0.5)
 		for i := range edges {
-			edges[i].Miles = edges[i].Miles*4e6 + rng.Float64()
+			edges[i].Miles = edges[i].Miles*4e10 + rng.Float64()
+		}
+		if trial == 0 {
+			k := components(nd, nl, edges)[0].problem(edges)
+			if k.scale >= microMiles || k.scale < 1 {
+				t.Fatalf("scale for miles up to %v: got %v, want in [1, %v)", k.maxMiles, k.scale, float64(microMiles))
+			}
 		}
 		sol, err := Solve(context.Background(), nd, nl, edges)
 		if err != nil {
@@ -343,6 +346,10 @@ func TestSolveLargeMiles(t *testing.T) {
 		if sol.Assigned() != wantN || math.Abs(sol.DeadheadMiles-wantM) > 1e-4*wantM+1e-9 {
 			t.Fatalf("trial %d: got %d loads, %v miles; want %d, %v", trial, sol.Assigned(), sol.DeadheadMiles, wantN, wantM)
 		}
+	}
+	_, err := Solve(context.Background(), 2, 2, []Edge{{0, 0, 1e300}, {1, 1, 2}})
+	if !errors.Is(err, errTooLarge) {
+		t.Errorf("Solve with 1e300-mile edges: got %v, want errTooLarge", err)
 	}
 }
 

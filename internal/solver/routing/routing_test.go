@@ -119,7 +119,7 @@ func TestSolveSmallToOptimum(t *testing.T) {
 		k    int
 	}{
 		{"vrptw 6 customers", false, 6},
-		{"vrptw 7 customers", false, 7},
+		{"vrptw 5 customers", false, 5},
 		{"pdptw 3 requests", true, 3},
 		{"pdptw 3 requests again", true, 3},
 	}

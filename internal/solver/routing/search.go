@@ -8,8 +8,6 @@ import (
 
 type rng = rand.Rand
 
-var scatterRate = 0.0
-
 // Ruin-and-recreate parameters of slack induction by string removals
 // (Christiaens & Vanden Berghe, 2020): average removed customers, longest
 // string, and the probability of skipping an insertion position.
@@ -17,6 +15,12 @@ const (
 	avgRemoved = 10
 	maxString  = 10
 	blinkRate  = 0.01
+	// scatterCard is the mean route length from which VRPTW string
+	// removal also takes scattered customers of the same route. On long
+	// routes (Solomon and Gehring & Homberger type 2) strings alone keep
+	// rebuilding the same tour; on short routes the extra removals cost
+	// more than they bring (measured on Solomon and GH 400/1000).
+	scatterCard = 15
 )
 
 // search is one solution under improvement, with an undo journal so a
@@ -40,6 +44,7 @@ type search struct {
 	stamp     int
 	gmark     []int // granular candidate marks per route index
 	gstamp    int
+	avgCard   float64 // mean customers per route at the last ruin
 	saved     []savedRoute
 	nAtStart  int
 	savedUn   []int
@@ -255,6 +260,7 @@ func (s *search) ruin() {
 		return
 	}
 	avgCard := float64(assigned) / float64(nonEmpty)
+	s.avgCard = avgCard
 	lsMax := math.Min(maxString, avgCard)
 	ksMax := 4*avgRemoved/(1+lsMax) - 1
 	ks := int(1 + s.rng.Float64()*ksMax)
@@ -319,7 +325,7 @@ func (s *search) removeString(ri, c int, lsMax float64) {
 		}
 		s.markRemoved(r.nodes[p])
 	}
-	if !s.m.pd && scatterRate > 0 && s.rng.Float64() < scatterRate {
+	if !s.m.pd && s.avgCard >= scatterCard {
 		// Scattered companions: as many customers again from anywhere in
 		// the route, as a pair's partners would be in pickup and delivery.
 		for range l {

@@ -1,0 +1,1050 @@
+package apidoc
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/backhaul/backhaul/internal/accounts"
+	"github.com/backhaul/backhaul/internal/auth"
+	"github.com/backhaul/backhaul/internal/drivers"
+	"github.com/backhaul/backhaul/internal/freight"
+	"github.com/backhaul/backhaul/internal/httpapi"
+	"github.com/backhaul/backhaul/internal/loads"
+)
+
+func mustParse(t testing.TB) *document {
+	t.Helper()
+	d, err := parse(spec)
+	if err != nil {
+		t.Fatalf("parse embedded document: %v", err)
+	}
+	return d
+}
+
+// pathOp is one operation with its path.
+type pathOp struct {
+	Path string
+	methodOp
+}
+
+func allOps(d *document) []pathOp {
+	var out []pathOp
+	for _, p := range d.Paths.Keys {
+		for _, mo := range d.Paths.Values[p].operations() {
+			out = append(out, pathOp{p, mo})
+		}
+	}
+	return out
+}
+
+func TestDocumentBasics(t *testing.T) {
+	if !json.Valid(spec) {
+		t.Fatal("openapi.json is not valid JSON")
+	}
+	d := mustParse(t)
+	checks := []struct {
+		name      string
+		got, want string
+	}{
+		{"openapi", d.OpenAPI, "3.1.0"},
+		{"info.title", d.Info.Title, "Backhaul API"},
+		{"info.version", d.Info.Version, "1"},
+		{"servers[0].url", func() string {
+			if len(d.Servers) == 0 {
+				return ""
+			}
+			return d.Servers[0].URL
+		}(), "/"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s: got %q, want %q", c.name, c.got, c.want)
+		}
+	}
+	if d.Info.License == nil || d.Info.License.Identifier != "Apache-2.0" || d.Info.License.Name != "Apache-2.0" {
+		t.Errorf("info.license: got %+v, want Apache-2.0", d.Info.License)
+	}
+
+	schemes := d.Components.SecuritySchemes.Values
+	if s := schemes["bearerAuth"]; s == nil || s.Type != "http" || s.Scheme != "bearer" {
+		t.Errorf("securitySchemes.bearerAuth: got %+v, want an http bearer scheme", s)
+	}
+	if s := schemes["apiKeyHeader"]; s == nil || s.Type != "apiKey" || s.In != "header" || s.Name != "X-API-Key" {
+		t.Errorf("securitySchemes.apiKeyHeader: got %+v, want an apiKey in header X-API-Key", s)
+	}
+	var gotTags []string
+	for _, tg := range d.Tags {
+		gotTags = append(gotTags, tg.Name)
+		if tg.Description == "" {
+			t.Errorf("tag %s has no description", tg.Name)
+		}
+	}
+	wantTags := []string{"accounts", "loads", "bookings", "board", "carriers", "drivers", "trucks", "operations"}
+	if !slices.Equal(gotTags, wantTags) {
+		t.Errorf("tags: got %v, want %v", gotTags, wantTags)
+	}
+}
+
+// TestDocumentFormatting keeps the hand-written file canonical: two-space
+// indentation as json.Indent writes it (so any formatter reproduces it) and
+// no key written twice in one object, which a JSON map would silently drop.
+func TestDocumentFormatting(t *testing.T) {
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, spec); err != nil {
+		t.Fatal(err)
+	}
+	var want bytes.Buffer
+	if err := json.Indent(&want, compact.Bytes(), "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	want.WriteByte('\n')
+	if !bytes.Equal(spec, want.Bytes()) {
+		got, exp := strings.Split(string(spec), "\n"), strings.Split(want.String(), "\n")
+		for i := range min(len(got), len(exp)) {
+			if got[i] != exp[i] {
+				t.Fatalf("openapi.json line %d: got %q, want %q (format it with two-space JSON indentation)", i+1, got[i], exp[i])
+			}
+		}
+		t.Fatalf("openapi.json: got %d lines, want %d", len(got), len(exp))
+	}
+	if err := noDuplicateKeys(spec); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// noDuplicateKeys walks every object of a JSON text.
+func noDuplicateKeys(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	type frame struct {
+		object bool
+		keys   map[string]bool
+		expect bool // the next string token is a key
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			switch v {
+			case '{', '[':
+				if top != nil && top.object {
+					top.expect = true
+				}
+				stack = append(stack, &frame{object: v == '{', keys: map[string]bool{}, expect: v == '{'})
+			case '}', ']':
+				stack = stack[:len(stack)-1]
+			}
+		case string:
+			if top != nil && top.object && top.expect {
+				if top.keys[v] {
+					return fmt.Errorf("duplicate key %q at offset %d", v, dec.InputOffset())
+				}
+				top.keys[v] = true
+				top.expect = false
+				continue
+			}
+			if top != nil && top.object {
+				top.expect = true
+			}
+		default:
+			if top != nil && top.object {
+				top.expect = true
+			}
+		}
+	}
+}
+
+// TestRefsResolve follows every $ref of the document as a JSON Pointer, and
+// requires every component to be used, so that none rots unnoticed.
+func TestRefsResolve(t *testing.T) {
+	var root any
+	if err := json.Unmarshal(spec, &root); err != nil {
+		t.Fatal(err)
+	}
+	used := map[string]bool{}
+	n := 0
+	var walk func(v any, at string)
+	walk = func(v any, at string) {
+		switch v := v.(type) {
+		case map[string]any:
+			if ref, ok := v["$ref"]; ok {
+				s, _ := ref.(string)
+				n++
+				if _, err := resolvePointer(root, s); err != nil {
+					t.Errorf("%s: $ref %q: %v", at, ref, err)
+				}
+				used[s] = true
+			}
+			for k, e := range v {
+				walk(e, at+"/"+k)
+			}
+		case []any:
+			for i, e := range v {
+				walk(e, fmt.Sprintf("%s/%d", at, i))
+			}
+		}
+	}
+	walk(root, "#")
+	if n < 100 {
+		t.Errorf("got %d references, want the document's many (is the walk broken?)", n)
+	}
+	comps, _ := root.(map[string]any)["components"].(map[string]any)
+	for section, v := range comps {
+		if section == "securitySchemes" {
+			continue // used by name in security requirements
+		}
+		for name := range v.(map[string]any) {
+			ref := "#/components/" + section + "/" + name
+			if !used[ref] {
+				t.Errorf("%s is never referenced", ref)
+			}
+		}
+	}
+}
+
+func resolvePointer(root any, ref string) (any, error) {
+	if !strings.HasPrefix(ref, "#/") {
+		return nil, errors.New("not a local JSON Pointer")
+	}
+	cur := root
+	for _, tok := range strings.Split(ref[2:], "/") {
+		tok = strings.NewReplacer("~1", "/", "~0", "~").Replace(tok)
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("%q: parent is not an object", tok)
+		}
+		if cur, ok = m[tok]; !ok {
+			return nil, fmt.Errorf("no %q", tok)
+		}
+	}
+	return cur, nil
+}
+
+var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
+
+func TestOperations(t *testing.T) {
+	d := mustParse(t)
+	tags := map[string]bool{}
+	for _, tg := range d.Tags {
+		tags[tg.Name] = true
+	}
+	ids := map[string]string{}
+	roleWords := regexp.MustCompile(`(?i)\b(admins?|shippers?|dispatchers?|drivers?|operators?|public|any authenticated|every role|whoever)\b`)
+	ops := allOps(d)
+	if len(ops) < 30 {
+		t.Fatalf("got %d operations, want the whole API", len(ops))
+	}
+	for _, o := range ops {
+		name := o.Method + " " + o.Path
+		op := o.Op
+		t.Run(name, func(t *testing.T) {
+			if op.OperationID == "" {
+				t.Error("no operationId")
+			} else if prev, dup := ids[op.OperationID]; dup {
+				t.Errorf("operationId %q also used by %s", op.OperationID, prev)
+			}
+			ids[op.OperationID] = name
+			if op.Summary == "" {
+				t.Error("no summary")
+			}
+			if !roleWords.MatchString(op.Description) {
+				t.Errorf("description %q does not say who may call it", op.Description)
+			}
+			if len(op.Tags) == 0 {
+				t.Error("no tag")
+			}
+			for _, tg := range op.Tags {
+				if !tags[tg] {
+					t.Errorf("tag %q is not declared", tg)
+				}
+			}
+			success := false
+			for _, status := range op.Responses.Keys {
+				success = success || strings.HasPrefix(status, "2")
+			}
+			if !success {
+				t.Errorf("no 2xx response among %v", op.Responses.Keys)
+			}
+
+			// Path template and path parameters agree.
+			params, err := d.opParameters(d.Paths.Values[o.Path], op)
+			if err != nil {
+				t.Fatal(err)
+			}
+			declared := map[string]bool{}
+			for _, p := range params {
+				if p.In == "path" {
+					declared[p.Name] = true
+					if !p.Required {
+						t.Errorf("path parameter %s is not required", p.Name)
+					}
+				}
+				if p.Schema == nil {
+					t.Errorf("parameter %s has no schema", p.Name)
+				}
+			}
+			for _, m := range pathParam.FindAllStringSubmatch(o.Path, -1) {
+				if !declared[m[1]] {
+					t.Errorf("path parameter {%s} is not declared", m[1])
+				}
+				delete(declared, m[1])
+			}
+			for name := range declared {
+				t.Errorf("path parameter %s is not in the path", name)
+			}
+
+			public := op.Security != nil && len(*op.Security) == 0
+			has := func(status string) bool { _, ok := op.Responses.Values[status]; return ok }
+			if !public && !has("401") {
+				t.Error("authenticated operation without a 401 response")
+			}
+			if strings.HasPrefix(o.Path, "/api/v1/") && !has("429") && (!public || strings.HasPrefix(o.Path, "/api/v1/auth/")) {
+				t.Error("rate-limited operation without a 429 response")
+			}
+			if op.RequestBody != nil {
+				for _, status := range []string{"400", "413", "422"} {
+					if !has(status) {
+						t.Errorf("operation with a request body without a %s response", status)
+					}
+				}
+			}
+			// Every error response is a problem.
+			for _, status := range op.Responses.Keys {
+				if !strings.HasPrefix(status, "4") && status != "default" {
+					continue
+				}
+				r, err := d.responseOf(op.Responses.Values[status])
+				if err != nil {
+					t.Fatalf("response %s: %v", status, err)
+				}
+				mt := r.Content.Values["application/problem+json"]
+				if mt == nil || mt.Schema == nil || mt.Schema.Ref != "#/components/schemas/Problem" {
+					t.Errorf("response %s is not application/problem+json with the Problem schema", status)
+				}
+			}
+		})
+	}
+}
+
+// route is one "METHOD /path" pattern.
+type route struct{ method, path string }
+
+func (r route) String() string { return r.method + " " + r.path }
+
+var handleFunc = regexp.MustCompile(`mux\.HandleFunc\("([A-Z]+) (/[^"]*)"`)
+
+// registeredRoutes reads the patterns a Go source file registers.
+func registeredRoutes(t *testing.T, file string, re *regexp.Regexp) []route {
+	t.Helper()
+	src, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("read %s: %v", file, err)
+	}
+	var out []route
+	for _, m := range re.FindAllStringSubmatch(string(src), -1) {
+		path := strings.TrimSuffix(m[2], "{$}")
+		if path != "/" {
+			path = strings.TrimSuffix(path, "/")
+		}
+		out = append(out, route{m[1], path})
+	}
+	if len(out) == 0 {
+		t.Fatalf("%s: found no routes; has the registration style changed?", file)
+	}
+	return out
+}
+
+// TestDocumentMatchesRoutes is the check that keeps the reference true: every
+// route the services register is documented with the same path template,
+// and every documented /api/v1 operation is registered.
+func TestDocumentMatchesRoutes(t *testing.T) {
+	d := mustParse(t)
+	documented := map[route]bool{}
+	for _, o := range allOps(d) {
+		documented[route{o.Method, o.Path}] = true
+	}
+
+	registered := map[route]string{}
+	for _, file := range []string{"../accounts/http.go", "../drivers/http.go", "../loads/http.go", "apidoc.go"} {
+		for _, r := range registeredRoutes(t, file, handleFunc) {
+			registered[r] = file
+		}
+	}
+	if len(registered) < 30 {
+		t.Fatalf("got %d registered routes, want the whole API", len(registered))
+	}
+	for r, file := range registered {
+		if !documented[r] {
+			t.Errorf("%s (registered in %s) is not in openapi.json", r, file)
+		}
+	}
+	for r := range documented {
+		if strings.HasPrefix(r.path, "/api/v1/") && registered[r] == "" {
+			t.Errorf("%s is in openapi.json but no service registers it", r)
+		}
+	}
+
+	// The operational endpoints are registered by the process itself.
+	files, err := filepath.Glob("../app/*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootRoute := regexp.MustCompile(`\.Handle(?:Func)?\("([A-Z]+) (/[^"]*)"`)
+	ops := map[route]bool{}
+	for _, file := range files {
+		if strings.HasSuffix(file, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rootRoute.Match(src) {
+			for _, r := range registeredRoutes(t, file, rootRoute) {
+				ops[r] = true
+			}
+		}
+	}
+	for r := range documented {
+		if !strings.HasPrefix(r.path, "/api/v1/") && !ops[r] {
+			t.Errorf("%s is in openapi.json but the process does not register it", r)
+		}
+	}
+}
+
+// TestRoutesServeBoth checks the two routes this package registers.
+func TestRoutesServeBoth(t *testing.T) {
+	mux := http.NewServeMux()
+	Routes(mux)
+	cases := []struct {
+		path, contentType string
+	}{
+		{"/api/v1/openapi.json", "application/json"},
+		{"/api/v1/docs", "text/html; charset=utf-8"},
+	}
+	for _, c := range cases {
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest("GET", c.path, nil))
+		if rec.Code != http.StatusOK {
+			t.Errorf("GET %s: got status %d, want 200", c.path, rec.Code)
+		}
+		if got := rec.Header().Get("Content-Type"); got != c.contentType {
+			t.Errorf("GET %s: got Content-Type %q, want %q", c.path, got, c.contentType)
+		}
+	}
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/openapi.json", nil))
+	if !bytes.Equal(rec.Body.Bytes(), spec) {
+		t.Error("GET /api/v1/openapi.json: body differs from the embedded document")
+	}
+}
+
+func TestReferencePage(t *testing.T) {
+	mux := http.NewServeMux()
+	Routes(mux)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	res, err := http.Get(srv.URL + "/api/v1/docs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("got status %d, want 200: %s", res.StatusCode, body)
+	}
+	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
+		t.Errorf("got Content-Type %q, want text/html", ct)
+	}
+	if csp := res.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
+		t.Errorf("got Content-Security-Policy %q, want one that forbids scripts and remote resources", csp)
+	}
+	page := string(body)
+
+	d := mustParse(t)
+	for _, o := range allOps(d) {
+		if !strings.Contains(page, `<span class="path">`+o.Path+`</span>`) {
+			t.Errorf("page does not show the path of %s %s", o.Method, o.Path)
+		}
+		if !strings.Contains(page, `id="`+anchor("op", o.Op.OperationID)+`"`) {
+			t.Errorf("page has no section for operation %s", o.Op.OperationID)
+		}
+	}
+	for _, name := range d.Components.Schemas.Keys {
+		if !strings.Contains(page, `id="`+anchor("schema", name)+`"`) {
+			t.Errorf("page has no section for schema %s", name)
+		}
+	}
+	for _, bad := range []string{"<no value>", "{{", "}}", "ZgotmplZ", "%!", "<script", "<link", "<img", "<iframe", "@import", "url(", " src="} {
+		if strings.Contains(page, bad) {
+			i := strings.Index(page, bad)
+			t.Errorf("page contains %q: …%s…", bad, page[max(0, i-80):min(len(page), i+80)])
+		}
+	}
+	// Every in-page link leads somewhere.
+	ids := map[string]bool{}
+	for _, m := range regexp.MustCompile(`\sid="([^"]+)"`).FindAllStringSubmatch(page, -1) {
+		if ids[m[1]] {
+			t.Errorf("id %q is used twice", m[1])
+		}
+		ids[m[1]] = true
+	}
+	links := regexp.MustCompile(`href="#([^"]*)"`).FindAllStringSubmatch(page, -1)
+	if len(links) < len(allOps(d)) {
+		t.Errorf("got %d in-page links, want at least one per operation", len(links))
+	}
+	for _, m := range links {
+		if !ids[m[1]] {
+			t.Errorf("link to #%s leads nowhere", m[1])
+		}
+	}
+}
+
+// goFields lists the JSON fields of a struct type as encoding/json sees
+// them, with whether each is always present (no omitempty).
+func goFields(t reflect.Type) (names []string, always map[string]bool, types map[string]reflect.Type) {
+	always, types = map[string]bool{}, map[string]reflect.Type{}
+	var walk func(t reflect.Type)
+	walk = func(t reflect.Type) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			tag := f.Tag.Get("json")
+			if tag == "-" {
+				continue
+			}
+			name, opts, _ := strings.Cut(tag, ",")
+			if f.Anonymous && name == "" {
+				ft := f.Type
+				if ft.Kind() == reflect.Pointer {
+					ft = ft.Elem()
+				}
+				walk(ft)
+				continue
+			}
+			if !f.IsExported() {
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			names = append(names, name)
+			always[name] = !strings.Contains(opts, "omitempty")
+			types[name] = f.Type
+		}
+	}
+	walk(t)
+	return names, always, types
+}
+
+// jsonType is the JSON Schema type encoding/json gives a Go type, or "" for
+// types marshalled their own way that the test does not know.
+func jsonType(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t {
+	case reflect.TypeFor[time.Time]():
+		return "string"
+	case reflect.TypeFor[freight.Money]():
+		return "number"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "integer"
+	case reflect.Float32, reflect.Float64:
+		return "number"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	case reflect.Struct, reflect.Map:
+		return "object"
+	}
+	return ""
+}
+
+// TestSchemasMatchGoTypes compares each schema with the Go type the API
+// encodes or decodes: the same JSON field names, the same JSON types,
+// references to the schemas of nested types, and, for responses, required
+// exactly when the field is always present.
+func TestSchemasMatchGoTypes(t *testing.T) {
+	d := mustParse(t)
+	type mapping struct {
+		schema   string
+		goType   reflect.Type
+		response bool
+		extra    []string // Go fields the schema leaves out on purpose
+	}
+	mappings := []mapping{
+		{"Problem", reflect.TypeFor[httpapi.Problem](), true, nil},
+		{"FieldError", reflect.TypeFor[freight.FieldError](), true, nil},
+		{"Organization", reflect.TypeFor[freight.Organization](), true, nil},
+		{"User", reflect.TypeFor[freight.User](), true, nil},
+		{"Session", reflect.TypeFor[accounts.Session](), true, nil},
+		{"Me", reflect.TypeFor[accounts.Me](), true, nil},
+		{"APIKey", reflect.TypeFor[freight.APIKey](), true, nil},
+		{"NewAPIKey", reflect.TypeFor[accounts.NewAPIKey](), true, nil},
+		{"Location", reflect.TypeFor[freight.Location](), true, nil},
+		{"Window", reflect.TypeFor[freight.Window](), true, nil},
+		{"Load", reflect.TypeFor[freight.Load](), true, nil},
+		{"LoadPage", reflect.TypeFor[httpapi.Page[freight.Load]](), true, nil},
+		{"LoadTransition", reflect.TypeFor[freight.LoadTransition](), true, nil},
+		{"BoardItem", reflect.TypeFor[loads.BoardItem](), true, nil},
+		{"BoardPage", reflect.TypeFor[httpapi.Page[loads.BoardItem]](), true, nil},
+		{"Booking", reflect.TypeFor[freight.Booking](), true, nil},
+		{"BookingPage", reflect.TypeFor[httpapi.Page[freight.Booking]](), true, nil},
+		{"HOSClock", reflect.TypeFor[freight.HOSClock](), true, nil},
+		{"Driver", reflect.TypeFor[freight.Driver](), true, nil},
+		{"DriverPage", reflect.TypeFor[httpapi.Page[freight.Driver]](), true, nil},
+		{"Truck", reflect.TypeFor[freight.Truck](), true, nil},
+
+		{"SignupInput", reflect.TypeFor[accounts.SignupInput](), false, nil},
+		{"LoginInput", reflect.TypeFor[accounts.LoginInput](), false, nil},
+		{"UserInput", reflect.TypeFor[accounts.UserInput](), false, nil},
+		{"APIKeyInput", reflect.TypeFor[accounts.APIKeyInput](), false, nil},
+		{"LocationInput", reflect.TypeFor[freight.Location](), false, nil},
+		{"LoadInput", reflect.TypeFor[freight.LoadInput](), false, nil},
+		{"LoadStatusInput", reflect.TypeFor[loads.StatusInput](), false, nil},
+		{"BookingInput", reflect.TypeFor[loads.BookingInput](), false, nil},
+		{"AssignInput", reflect.TypeFor[loads.AssignInput](), false, nil},
+		{"DriverInput", reflect.TypeFor[freight.DriverInput](), false, nil},
+		{"DriverStatusInput", reflect.TypeFor[drivers.StatusInput](), false, nil},
+		// The server stamps the time a clock is reported; a client's is ignored.
+		{"HOSClockInput", reflect.TypeFor[freight.HOSClock](), false, []string{"updated_at"}},
+		{"TruckInput", reflect.TypeFor[freight.TruckInput](), false, nil},
+	}
+	// The schema each nested Go type is documented by, in responses and in
+	// requests.
+	named := map[bool]map[reflect.Type]string{true: {}, false: {}}
+	for _, m := range mappings {
+		named[m.response][m.goType] = m.schema
+	}
+	named[false][reflect.TypeFor[freight.Window]()] = "Window"
+	for _, side := range []bool{true, false} {
+		for name, typ := range map[string]reflect.Type{
+			"Equipment": reflect.TypeFor[freight.Equipment](), "LoadStatus": reflect.TypeFor[freight.LoadStatus](),
+			"DriverStatus": reflect.TypeFor[freight.DriverStatus](), "Role": reflect.TypeFor[freight.Role](),
+			"OrgKind": reflect.TypeFor[freight.OrgKind](),
+		} {
+			named[side][typ] = name
+		}
+	}
+
+	for _, m := range mappings {
+		t.Run(m.schema, func(t *testing.T) {
+			s, ok := d.Components.Schemas.Values[m.schema]
+			if !ok {
+				t.Fatalf("no schema %s", m.schema)
+			}
+			specNames, props, required, err := d.properties(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			goNames, always, goTypes := goFields(m.goType)
+			goNames = slices.DeleteFunc(goNames, func(n string) bool { return slices.Contains(m.extra, n) })
+			a, b := slices.Sorted(slices.Values(specNames)), slices.Sorted(slices.Values(goNames))
+			if !slices.Equal(a, b) {
+				t.Errorf("properties: got %v, want the JSON fields of %v: %v", a, m.goType, b)
+			}
+			for _, name := range specNames {
+				gt, ok := goTypes[name]
+				if !ok {
+					continue
+				}
+				p := props[name]
+				if m.response && required[name] != always[name] {
+					t.Errorf("%s: required is %v, want %v (required exactly when the Go field has no omitempty)", name, required[name], always[name])
+				}
+				bare := gt
+				for bare.Kind() == reflect.Pointer {
+					bare = bare.Elem()
+				}
+				elem := bare
+				if bare.Kind() == reflect.Slice {
+					elem = bare.Elem()
+				}
+				want := named[m.response][elem]
+				ref := p.Ref
+				if ref == "" && p.Items != nil {
+					ref = p.Items.Ref
+				}
+				switch {
+				case elem.Kind() == reflect.Interface:
+					// Encoded as whatever it holds; the schema says what that is.
+				case ref != "" && want == "":
+					// A plain Go type documented by a named schema (a
+					// string with a fixed set of values) must agree in type.
+					target, _, err := d.schemaOf(&schema{Ref: ref})
+					if err != nil {
+						t.Fatalf("%s: %v", name, err)
+					}
+					if jt := jsonType(elem); jt == "object" || !slices.Contains(target.Type, jt) {
+						t.Errorf("%s: refers to %s of type %v, but Go encodes %v as %s", name, ref, target.Type, elem, jt)
+					}
+				case ref != "" && ref != "#/components/schemas/"+want:
+					t.Errorf("%s: refers to %s, want the schema of %v (%q)", name, ref, elem, want)
+				case ref == "" && want != "" && elem.Kind() == reflect.Struct:
+					t.Errorf("%s: inline schema, want a reference to %s", name, want)
+				}
+				if p.Ref == "" && len(p.Type) > 0 {
+					if jt := jsonType(gt); jt != "" && !slices.Contains(p.Type, jt) {
+						t.Errorf("%s: type %v, but Go encodes %v as %s", name, p.Type, gt, jt)
+					}
+				}
+			}
+		})
+	}
+}
+
+func enumOf(t *testing.T, s *schema) []string {
+	t.Helper()
+	var out []string
+	for _, raw := range s.Enum {
+		var v string
+		if err := json.Unmarshal(raw, &v); err != nil {
+			t.Fatalf("enum value %s: %v", raw, err)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func strs[T ~string](vs []T) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = string(v)
+	}
+	return out
+}
+
+func TestEnumsMatchDomain(t *testing.T) {
+	d := mustParse(t)
+	sc := d.Components.Schemas.Values
+	var board *operation
+	if p := d.Paths.Values["/api/v1/board"]; p != nil {
+		board = p.Get
+	}
+	if board == nil {
+		t.Fatal("no GET /api/v1/board")
+	}
+	boardParam := func(name string) *schema {
+		for _, p := range board.Parameters {
+			if p.Name == name {
+				return p.Schema
+			}
+		}
+		t.Fatalf("board has no parameter %s", name)
+		return nil
+	}
+	cases := []struct {
+		name string
+		got  []string
+		want []string
+	}{
+		{"Equipment", enumOf(t, sc["Equipment"]), strs(freight.EquipmentTypes)},
+		{"LoadStatus", enumOf(t, sc["LoadStatus"]), strs(freight.LoadStatuses)},
+		{"DriverStatus", enumOf(t, sc["DriverStatus"]), strs(freight.DriverStatuses)},
+		{"Role", enumOf(t, sc["Role"]), strs(freight.Roles)},
+		{"OrgKind", enumOf(t, sc["OrgKind"]), strs([]freight.OrgKind{freight.OrgShipper, freight.OrgCarrier, freight.OrgBroker, freight.OrgPlatform})},
+		{"SignupInput.org_kind", enumOf(t, sc["SignupInput"].Properties.Values["org_kind"]), strs(freight.SignupKinds)},
+		{"APIKeyInput.role", enumOf(t, sc["APIKeyInput"].Properties.Values["role"]), strs(slices.DeleteFunc(slices.Clone(freight.Roles), func(r freight.Role) bool { return r == freight.RoleAdmin }))},
+		{"BookingStatus", enumOf(t, sc["BookingStatus"]), []string{freight.BookingActive, freight.BookingCancelled}},
+		{"Problem.code", enumOf(t, sc["Problem"].Properties.Values["code"]), []string{freight.EINVALID, freight.ENOTFOUND, freight.ECONFLICT,
+			freight.EUNAUTHORIZED, freight.EFORBIDDEN, freight.ETOOLARGE, freight.ERATELIMIT, freight.EUNAVAILABLE, freight.EINTERNAL, "bad_gateway"}},
+	}
+	for _, c := range cases {
+		if !slices.Equal(c.got, c.want) {
+			t.Errorf("%s: got %v, want %v", c.name, c.got, c.want)
+		}
+	}
+
+	// The board's sorts: each documented one is accepted, and an unknown
+	// one is refused, by the validation the service runs.
+	sorts := enumOf(t, boardParam("sort"))
+	if len(sorts) == 0 {
+		t.Fatal("board sort has no enum")
+	}
+	for _, sort := range append(sorts, "cheapest") {
+		q := loads.BoardQuery{Sort: sort, Origin: &freight.Location{Lat: 32.7, Lon: -97.3}, Limit: 50}
+		err := q.Validate()
+		if documented := sort != "cheapest"; (err == nil) != documented {
+			t.Errorf("board sort %q: Validate() = %v, documented %v", sort, err, documented)
+		}
+	}
+	q := loads.BoardQuery{}
+	if err := q.Validate(); err != nil || q.Sort != plainValue(boardParam("sort").Default) {
+		t.Errorf("board sort default: Validate gives %q (%v), documented %s", q.Sort, err, boardParam("sort").Default)
+	}
+}
+
+func TestLimitsMatchDomain(t *testing.T) {
+	d := mustParse(t)
+	sc := d.Components.Schemas.Values
+	prop := func(schemaName, field string) *schema {
+		s := sc[schemaName]
+		if s == nil || s.Properties.Values[field] == nil {
+			t.Fatalf("no %s.%s", schemaName, field)
+		}
+		return s.Properties.Values[field]
+	}
+	minutes := func(d time.Duration) float64 { return d.Minutes() }
+	maxima := []struct {
+		name string
+		s    *schema
+		want float64
+	}{
+		{"LoadInput.weight_lbs", prop("LoadInput", "weight_lbs"), freight.MaxLoadLbs},
+		{"Load.weight_lbs", prop("Load", "weight_lbs"), freight.MaxLoadLbs},
+		{"DriverInput.capacity_lbs", prop("DriverInput", "capacity_lbs"), freight.MaxLoadLbs},
+		{"TruckInput.capacity_lbs", prop("TruckInput", "capacity_lbs"), freight.MaxLoadLbs},
+		{"HOSClockInput.driving_left_min", prop("HOSClockInput", "driving_left_min"), minutes(freight.MaxDriving)},
+		{"HOSClockInput.window_left_min", prop("HOSClockInput", "window_left_min"), minutes(freight.MaxWindow)},
+		{"HOSClockInput.cycle_left_min", prop("HOSClockInput", "cycle_left_min"), minutes(freight.MaxCycle70)},
+		{"HOSClockInput.until_break_min", prop("HOSClockInput", "until_break_min"), minutes(freight.BreakAfter)},
+	}
+	for _, c := range maxima {
+		switch {
+		case c.s.Maximum == nil:
+			t.Errorf("%s: no maximum, want %v", c.name, c.want)
+		case *c.s.Maximum != c.want:
+			t.Errorf("%s: maximum %v, want %v", c.name, *c.s.Maximum, c.want)
+		}
+	}
+	for _, name := range []string{"SignupInput", "UserInput"} {
+		p := prop(name, "password")
+		if p.MinLength == nil || *p.MinLength != auth.MinPasswordLen {
+			got := "none"
+			if p.MinLength != nil {
+				got = fmt.Sprint(*p.MinLength)
+			}
+			t.Errorf("%s.password: minLength %s, want %d", name, got, auth.MinPasswordLen)
+		}
+	}
+}
+
+// TestBoardParametersMatchParser checks the board's query parameters against
+// the parser the service runs: each documented number or date is read (a
+// malformed value is reported under its name), and each name the parser
+// reads is documented.
+func TestBoardParametersMatchParser(t *testing.T) {
+	d := mustParse(t)
+	documented := map[string]*parameter{}
+	params, err := d.opParameters(d.Paths.Values["/api/v1/board"], d.Paths.Values["/api/v1/board"].Get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range params {
+		documented[p.Name] = p
+	}
+	svc := new(loads.Service) // parsing numbers and dates needs no geocoder
+	tested := 0
+	for name, p := range documented {
+		if p.Schema == nil || p.Schema.Ref != "" || name == "cursor" {
+			continue
+		}
+		typ := strings.Join(p.Schema.Type, "")
+		if typ != "number" && typ != "integer" && !strings.HasPrefix(name, "pickup_") {
+			continue
+		}
+		tested++
+		_, err := svc.ParseBoardQuery(url.Values{name: {"not-a-value"}})
+		var fe *freight.Error
+		if !errors.As(err, &fe) || len(fe.Fields) != 1 || fe.Fields[0].Field != name {
+			t.Errorf("%s=not-a-value: got %v, want one error on field %s", name, err, name)
+		}
+	}
+	if tested < 8 {
+		t.Errorf("checked %d numeric and date parameters, want all of them", tested)
+	}
+
+	src, err := os.ReadFile("../loads/http.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := string(src)
+	start := strings.Index(body, "func (s *Service) ParseBoardQuery(")
+	if start < 0 {
+		t.Fatal("ParseBoardQuery not found in ../loads/http.go")
+	}
+	body = body[start:]
+	if end := strings.Index(body, "\n}\n"); end > 0 {
+		body = body[:end]
+	}
+	var read []string
+	for _, m := range regexp.MustCompile(`(?:v\.Get|num|date)\("([a-z_]+)"`).FindAllStringSubmatch(body, -1) {
+		read = append(read, m[1])
+	}
+	for _, m := range regexp.MustCompile(`place\("([a-z_]+)"\)`).FindAllStringSubmatch(body, -1) {
+		read = append(read, m[1], m[1]+"_lat", m[1]+"_lon")
+	}
+	if len(read) < 10 {
+		t.Fatalf("found %d parameters in ParseBoardQuery, want all of them; has its style changed?", len(read))
+	}
+	for _, name := range read {
+		if documented[name] == nil {
+			t.Errorf("ParseBoardQuery reads %q, which is not documented", name)
+		}
+	}
+	for name := range documented {
+		if !slices.Contains(read, name) {
+			t.Errorf("parameter %q is documented but ParseBoardQuery does not read it", name)
+		}
+	}
+}
+
+func TestProse(t *testing.T) {
+	cases := []struct {
+		name, in, want string
+	}{
+		{"empty", "", ""},
+		{"paragraphs", "One.\n\nTwo\nlines.", "<p>One.</p><p>Two lines.</p>"},
+		{"code", "Send `X-API-Key`.", "<p>Send <code>X-API-Key</code>.</p>"},
+		{"list", "Roles:\n- `admin`: all\n- driver", "<p>Roles:</p><ul><li><code>admin</code>: all</li><li>driver</li></ul>"},
+		{"list then text", "- a\nafter", "<ul><li>a</li></ul><p>after</p>"},
+		{"escaped", `<script>alert("x")</script> & ` + "`<b>`", "<p>&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; <code>&lt;b&gt;</code></p>"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := string(prose(c.in)); got != c.want {
+				t.Errorf("prose(%q): got %q, want %q", c.in, got, c.want)
+			}
+		})
+	}
+}
+
+// TestBrokenDocuments makes sure a document the page cannot show gives an
+// error naming the problem, never a panic or a half page.
+func TestBrokenDocuments(t *testing.T) {
+	const head = `{"openapi": "3.1.0", "info": {"title": "T", "version": "1"}, `
+	op := func(inner string) string {
+		return head + `"paths": {"/x": {"get": {"operationId": "x", "responses": {` + inner + `}}}}}`
+	}
+	cases := []struct {
+		name, doc, want string
+	}{
+		{"not json", `{`, "parse"},
+		{"old version", `{"openapi": "3.0.3", "info": {}, "paths": {}}`, "3.1"},
+		{"duplicate path", head + `"paths": {"/x": {}, "/x": {}}}`, "duplicate key"},
+		{"duplicate property", head + `"paths": {}, "components": {"schemas": {"A": {"properties": {"a": {}, "a": {}}}}}}`, "duplicate key"},
+		{"unresolved response", op(`"200": {"$ref": "#/components/responses/Missing"}`), "unresolved"},
+		{"unresolved schema", op(`"200": {"description": "ok", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Missing"}}}}`), "unresolved"},
+		{"foreign reference", op(`"200": {"description": "ok", "content": {"application/json": {"schema": {"$ref": "other.json#/A"}}}}`), "not under"},
+		{"reference cycle", head + `"paths": {}, "components": {"schemas": {"A": {"$ref": "#/components/schemas/B"}, "B": {"$ref": "#/components/schemas/A"}}}}`, "too long"},
+		{"bad type", head + `"paths": {}, "components": {"schemas": {"A": {"type": 7}}}}`, "type must be"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d, err := parse([]byte(c.doc))
+			if err == nil {
+				_, err = render(d)
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("got error %v, want one containing %q", err, c.want)
+			}
+		})
+	}
+}
+
+// TestRenderSmallDocument pins down the page's parts on a document small
+// enough to reason about.
+func TestRenderSmallDocument(t *testing.T) {
+	doc := `{"openapi": "3.1.0", "info": {"title": "Tiny <API>", "version": "2"},
+	  "tags": [{"name": "things", "description": "All the things."}, {"name": "unused"}],
+	  "paths": {"/things/{id}": {"parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}}],
+	    "put": {"operationId": "putThing", "tags": ["things"], "summary": "Replace a thing", "security": [],
+	      "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Thing"}, "example": {"name": "a"}}}},
+	      "responses": {"200": {"description": "Done.", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Thing"}}}}}}}}},
+	  "components": {"schemas": {"Thing": {"type": "object", "required": ["name"], "properties": {
+	    "name": {"type": "string", "maxLength": 9},
+	    "size": {"type": "string", "enum": ["s", "m"]},
+	    "owner": {"type": "object", "properties": {"id": {"type": "integer", "minimum": 1}}}}}}}}`
+	d, err := parse([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := render(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(out)
+	for _, want := range []string{
+		"Tiny &lt;API&gt;",
+		`<span class="badge put">PUT</span> <span class="path">/things/{id}</span>`,
+		`id="op-putThing"`,
+		"Public: no credentials.",
+		`<td class="name">id</td><td class="in">path</td><td>string (uuid)</td><td><span class="req">required</span>`,
+		`<a href="#schema-Thing">Thing</a>`,
+		`array of <a href="#schema-Thing">Thing</a>`,
+		`<td class="name d0">name</td><td>string</td><td><span class="req">required</span>`,
+		"at most 9 characters",
+		"one of: s, m",
+		`<td class="name d1">owner.id</td>`,
+		"at least 1",
+		"&#34;name&#34;: &#34;a&#34;",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(page, `id="tag-unused"`) {
+		t.Error("page shows a tag that has no operations")
+	}
+}
+
+func FuzzParseRender(f *testing.F) {
+	f.Add(spec)
+	f.Add([]byte(`{"openapi": "3.1.0", "info": {"title": "T", "version": "1"}, "paths": {"/a": {"get": {"responses": {"200": {"description": "x"}}}}}}`))
+	f.Add([]byte(`{"openapi": "3.1.0", "paths": {}, "components": {"schemas": {"A": {"allOf": [{"$ref": "#/components/schemas/A"}]}}}}`))
+	f.Add([]byte(`{"openapi": "3.1.0", "paths": {"/a": {"get": {"responses": {"200": {"content": {"x": {"schema": {"type": ["array", "null"], "items": {"properties": {"b": {"type": "object", "properties": {"c": {}}}}}}}}}}}}}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d, err := parse(data)
+		if err != nil {
+			return
+		}
+		out, err := render(d)
+		if err != nil {
+			return
+		}
+		if !bytes.HasPrefix(out, []byte("<!doctype html>")) {
+			t.Errorf("rendered page does not start with a doctype: %.40q", out)
+		}
+	})
+}
+
+func BenchmarkRender(b *testing.B) {
+	d := mustParse(b)
+	for b.Loop() {
+		if _, err := render(d); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
