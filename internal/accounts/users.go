@@ -2,6 +2,8 @@ package accounts
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -90,8 +92,11 @@ func (s *Service) User(ctx context.Context, id string) (freight.User, error) {
 	var u freight.User
 	err := s.db.QueryRow(ctx, `SELECT id, org_id, email, name, role, driver_id, created_at FROM users WHERE id = ?`, id).Scan(
 		&u.ID, &u.OrgID, &u.Email, &u.Name, &u.Role, &u.DriverID, store.Time(&u.CreatedAt))
-	if err != nil {
+	if errors.Is(err, sql.ErrNoRows) {
 		return u, freight.NotFound("user")
+	}
+	if err != nil {
+		return u, fmt.Errorf("user: %w", err)
 	}
 	return u, nil
 }
@@ -176,8 +181,11 @@ func (s *Service) RevokeAPIKey(ctx context.Context, p freight.Principal, id stri
 	return s.db.InTx(ctx, func(tx *store.Tx) error {
 		var revoked *time.Time
 		err := tx.QueryRow(ctx, `SELECT revoked_at FROM api_keys WHERE id = ? AND org_id = ?`+tx.ForUpdate(), id, p.OrgID).Scan(store.NullTime(&revoked))
-		if err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
 			return freight.NotFound("API key")
+		}
+		if err != nil {
+			return fmt.Errorf("api key: %w", err)
 		}
 		if revoked != nil {
 			return nil

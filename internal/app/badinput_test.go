@@ -47,6 +47,13 @@ func TestBadInputIsRefusedAndWritesNothing(t *testing.T) {
 		{"negative weight", w.shipper.Token, "POST", "/api/v1/loads", with(func(m map[string]any) { m["weight_lbs"] = -5 }), 422, "weight_lbs"},
 		{"unknown equipment", w.shipper.Token, "POST", "/api/v1/loads", with(func(m map[string]any) { m["equipment"] = "tanker" }), 422, "equipment"},
 		{"unknown city", w.shipper.Token, "POST", "/api/v1/loads", with(func(m map[string]any) { m["origin"] = map[string]any{"city": "Atlantis", "state": "ZZ"} }), 422, "origin"},
+		{"posting at no rate", w.shipper.Token, "POST", "/api/v1/loads", with(func(m map[string]any) { m["rate_usd"] = 0 }), 422, "rate_usd"},
+		{"status through PUT", w.dispatcher.Token, "PUT", "/api/v1/drivers/" + w.driverID, func() map[string]any {
+			d := driverInput("X")
+			d["status"] = "available"
+			return d
+		}(), 422, "status"},
+		{"half a board origin", w.dispatcher.Token, "GET", "/api/v1/board?origin_lat=32.7", nil, 422, "origin_lon"},
 		{"fraction of a cent", w.shipper.Token, "POST", "/api/v1/loads", with(func(m map[string]any) { m["rate_usd"] = 10.001 }), 400, ""},
 		{"oversized body", w.shipper.Token, "POST", "/api/v1/loads", `{"notes": "` + strings.Repeat("x", 300<<10) + `"}`, 413, ""},
 		{"no token", "", "POST", "/api/v1/loads", loadInput(), 401, ""},

@@ -215,6 +215,16 @@ func (s *Service) UpdateDriver(ctx context.Context, p freight.Principal, id stri
 	if !fleetManager(p) {
 		return freight.Driver{}, freight.Errorf(freight.EFORBIDDEN, "only a carrier's dispatcher or admin may edit drivers")
 	}
+	if in.Status != "" || in.HOS != nil {
+		var fs freight.Fields
+		if in.Status != "" {
+			fs.Add("status", "set a driver's status with POST /api/v1/drivers/{id}/status")
+		}
+		if in.HOS != nil {
+			fs.Add("hos", "set a driver's hours-of-service clock with POST /api/v1/drivers/{id}/status")
+		}
+		return freight.Driver{}, fs.Err()
+	}
 	if err := in.Validate(); err != nil {
 		return freight.Driver{}, err
 	}

@@ -26,8 +26,8 @@ type Problem struct {
 	Errors    []freight.FieldError `json:"errors,omitempty"`
 }
 
-// ProblemType is the base of problem type URIs; each code gets a fragment
-// documented in the API reference.
+// ProblemType is the base of problem type URIs; the code is appended as the
+// last path segment and documented in the API reference.
 const ProblemType = "https://backhaul.dev/problems/"
 
 // Status maps an application error code to an HTTP status.

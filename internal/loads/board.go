@@ -59,7 +59,7 @@ func (q *BoardQuery) Validate() error {
 			q.RadiusMiles = 150
 		}
 	}
-	if q.RadiusMiles < 0 || q.RadiusMiles > 1000 || math.IsNaN(q.RadiusMiles) {
+	if q.RadiusMiles != 0 && !(q.RadiusMiles >= 1 && q.RadiusMiles <= 1000) {
 		fs.Add("radius_mi", "must be between 1 and 1000")
 	}
 	if q.Dest != nil {
@@ -68,7 +68,7 @@ func (q *BoardQuery) Validate() error {
 			q.DestRadius = 150
 		}
 	}
-	if q.DestRadius < 0 || q.DestRadius > 1000 || math.IsNaN(q.DestRadius) {
+	if q.DestRadius != 0 && !(q.DestRadius >= 1 && q.DestRadius <= 1000) {
 		fs.Add("dest_radius_mi", "must be between 1 and 1000")
 	}
 	if q.DestState != "" && len(q.DestState) != 2 {

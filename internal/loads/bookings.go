@@ -86,10 +86,11 @@ func (s *Service) Book(ctx context.Context, p freight.Principal, in BookingInput
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		l, err := lockLoad(ctx, tx, p, in.LoadID)
 		if err != nil {
-			// A load that was on the board and is taken meanwhile is a lost
-			// race, not a missing load: say so. Drafts stay invisible.
-			var status freight.LoadStatus
-			if tx.QueryRow(ctx, `SELECT status FROM loads WHERE id = ?`, in.LoadID).Scan(&status) == nil && status != freight.StatusDraft {
+			// A load that was on the public board and is gone meanwhile is a
+			// lost race, not a missing load: say so. A load never posted
+			// stays invisible.
+			var posted int
+			if tx.QueryRow(ctx, `SELECT COUNT(*) FROM load_transitions WHERE load_id = ? AND to_status = 'posted'`, in.LoadID).Scan(&posted) == nil && posted > 0 {
 				return freight.Errorf(freight.ECONFLICT, "the load is no longer available")
 			}
 			return err

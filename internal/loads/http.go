@@ -2,6 +2,7 @@ package loads
 
 import (
 	"encoding/json"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -164,8 +165,9 @@ func (s *Service) ParseBoardQuery(v url.Values) (BoardQuery, error) {
 			return 0
 		}
 		f, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			fs.Add(name, "must be a number")
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			fs.Add(name, "must be a finite number")
+			return 0
 		}
 		return f
 	}
@@ -174,7 +176,19 @@ func (s *Service) ParseBoardQuery(v url.Values) (BoardQuery, error) {
 		text := v.Get(prefix)
 		switch {
 		case lat != "" || lon != "":
+			before := len(fs)
 			l := freight.Location{Lat: num(prefix + "_lat"), Lon: num(prefix + "_lon")}
+			if len(fs) > before {
+				return nil
+			}
+			if lat == "" {
+				fs.Add(prefix+"_lat", "required with %s_lon", prefix)
+				return nil
+			}
+			if lon == "" {
+				fs.Add(prefix+"_lon", "required with %s_lat", prefix)
+				return nil
+			}
 			return &l
 		case text != "":
 			if len(text) > 200 {

@@ -142,6 +142,10 @@ func (s *Service) Create(ctx context.Context, p freight.Principal, in freight.Lo
 		return freight.Load{}, &freight.Error{Code: freight.EINVALID, Message: "invalid input",
 			Fields: []freight.FieldError{{Field: "rate_usd", Detail: "required to post a load"}}}
 	}
+	if in.Post && l.Rate <= 0 {
+		return freight.Load{}, &freight.Error{Code: freight.EINVALID, Message: "invalid input",
+			Fields: []freight.FieldError{{Field: "rate_usd", Detail: "must be positive to post a load"}}}
+	}
 	err = s.db.InTx(ctx, func(tx *store.Tx) error {
 		l.CreatedAt, l.UpdatedAt = tx.Now(), tx.Now()
 		if err := insertLoad(ctx, tx, l); err != nil {
@@ -304,7 +308,7 @@ func (s *Service) SetStatus(ctx context.Context, p freight.Principal, id string,
 			}
 		case freight.StatusDispatched:
 			if !haul {
-				return freight.Errorf(freight.EFORBIDDEN, "only the booked carrier may dispatch a load")
+				return freight.Errorf(freight.EFORBIDDEN, "only the booked carrier or its driver may dispatch a load")
 			}
 			if l.DriverID == "" && l.Status == freight.StatusBooked {
 				return freight.Errorf(freight.ECONFLICT, "assign a driver before dispatching the load")

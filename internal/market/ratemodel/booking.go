@@ -107,13 +107,13 @@ type ReadReport struct {
 }
 
 // Summary is one line for people, followed by one line per rejected row (at
-// most max of them; max <= 0 means all).
-func (r ReadReport) Summary(max int) string {
+// most limit of them; limit <= 0 means all).
+func (r ReadReport) Summary(limit int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d rows read, %d kept, %d rejected", r.Rows, r.Kept, len(r.Rejected))
 	for i, e := range r.Rejected {
-		if max > 0 && i == max {
-			fmt.Fprintf(&b, "\n  ... and %d more", len(r.Rejected)-max)
+		if limit > 0 && i == limit {
+			fmt.Fprintf(&b, "\n  ... and %d more", len(r.Rejected)-limit)
 			break
 		}
 		b.WriteString("\n  ")

@@ -55,14 +55,13 @@ func TestBoostingFitsAKnownFunction(t *testing.T) {
 	}
 	// the noise feature must matter least
 	var share [3]float64
-	for i := range 200 {
+	for range 200 {
 		x[0], x[1], x[2] = rng.Float64(), rng.Float64(), rng.Float64()
 		clear(contrib)
 		e.attribute(x, contrib)
 		for j := range share {
 			share[j] += math.Abs(contrib[j])
 		}
-		_ = i
 	}
 	if share[2] > share[0]/5 || share[2] > share[1]/5 {
 		t.Errorf("attribution to the noise feature %.2f is not small next to %.2f and %.2f", share[2], share[0], share[1])

@@ -31,7 +31,6 @@ func trainT(t testing.TB, history []Booking, seed uint64) (*Model, TrainReport) 
 
 func TestModelLearnsSyntheticTruth(t *testing.T) {
 	w, all := synthData()
-	_ = w
 	train, held := Split(all, 0.25, 1)
 	m, rep := trainT(t, train, 1)
 	got, err := Evaluate(m, held)
