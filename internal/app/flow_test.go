@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -173,6 +174,47 @@ func TestConcurrentBookingOneWins(t *testing.T) {
 				if active != 1 {
 					t.Errorf("round %d: %d active bookings stored for the load, want 1", round, active)
 				}
+			}
+		})
+	}
+}
+
+// A cancelled booking puts the load back on the board for everyone; a
+// cancelled load takes its booking with it.
+func TestCancellations(t *testing.T) {
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) {
+			p := start(t, config(t, engine))
+			w := newWorld(t, p)
+			other := p.signup("carrier", "Other", "o@other.test")
+
+			id := str(p.must(201, "POST", "/api/v1/loads", w.shipper.Token, loadInput()), "id")
+			bid := str(p.must(201, "POST", "/api/v1/bookings", w.dispatcher.Token, map[string]any{"load_id": id, "driver_id": w.driverID}), "id")
+			p.must(200, "POST", "/api/v1/loads/"+id+"/status", w.dispatcher.Token, map[string]any{"status": "dispatched"})
+			p.must(404, "GET", "/api/v1/loads/"+id, other.Token, nil)
+			b := p.must(200, "POST", "/api/v1/bookings/"+bid+"/cancel", w.dispatcher.Token, nil)
+			if str(b, "status") != "cancelled" {
+				t.Errorf("booking after cancel = %v", b)
+			}
+			l := p.must(200, "GET", "/api/v1/loads/"+id, other.Token, nil)
+			if str(l, "status") != "posted" || str(l, "carrier_id") != "" || str(l, "driver_id") != "" {
+				t.Errorf("load after its booking was cancelled = %v, want posted with no carrier", l)
+			}
+			p.must(409, "POST", "/api/v1/bookings/"+bid+"/cancel", w.dispatcher.Token, nil)
+			// Another carrier can book it now; then the shipper cancels the load.
+			bid2 := str(p.must(201, "POST", "/api/v1/bookings", other.Token, map[string]any{"load_id": id}), "id")
+			p.must(200, "POST", "/api/v1/loads/"+id+"/status", w.shipper.Token, map[string]any{"status": "cancelled", "note": "order withdrawn"})
+			if got := str(p.must(200, "GET", "/api/v1/bookings/"+bid2, other.Token, nil), "status"); got != "cancelled" {
+				t.Errorf("booking of a cancelled load is %s, want cancelled", got)
+			}
+			hist := p.must(200, "GET", "/api/v1/loads/"+id+"/history", w.shipper.Token, nil)["items"].([]any)
+			var path []string
+			for _, h := range hist {
+				path = append(path, str(h.(map[string]any), "to"))
+			}
+			want := "posted booked dispatched booked posted booked cancelled"
+			if got := strings.Join(path, " "); got != want {
+				t.Errorf("history = %s, want %s", got, want)
 			}
 		})
 	}

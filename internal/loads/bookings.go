@@ -201,6 +201,23 @@ func lockBooking(ctx context.Context, tx *store.Tx, p freight.Principal, id stri
 	return b, nil
 }
 
+// lockBeforePickup locks an active booking of the caller's carrier and its
+// load, which must not have been picked up yet.
+func lockBeforePickup(ctx context.Context, tx *store.Tx, p freight.Principal, id, why string) (freight.Booking, freight.Load, error) {
+	b, err := lockBooking(ctx, tx, p, id)
+	if err != nil {
+		return b, freight.Load{}, err
+	}
+	l, err := scanLoad(tx.QueryRow(ctx, `SELECT `+loadCols+` FROM loads WHERE id = ?`+tx.ForUpdate(), b.LoadID))
+	if err != nil {
+		return b, l, fmt.Errorf("load: %w", err)
+	}
+	if l.Status != freight.StatusBooked && l.Status != freight.StatusDispatched {
+		return b, l, freight.Errorf(freight.ECONFLICT, "the load is %s; %s", l.Status, why)
+	}
+	return b, l, nil
+}
+
 // Assign sets the driver (and truck) who will haul a booked load.
 func (s *Service) Assign(ctx context.Context, p freight.Principal, id string, in AssignInput) (freight.Booking, error) {
 	if _, err := s.Booking(ctx, p, id); err != nil {
@@ -215,16 +232,12 @@ func (s *Service) Assign(ctx context.Context, p freight.Principal, id string, in
 	}
 	var b freight.Booking
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		var err error
-		if b, err = lockBooking(ctx, tx, p, id); err != nil {
+		var (
+			l   freight.Load
+			err error
+		)
+		if b, l, err = lockBeforePickup(ctx, tx, p, id, "drivers are assigned before pickup"); err != nil {
 			return err
-		}
-		l, err := scanLoad(tx.QueryRow(ctx, `SELECT `+loadCols+` FROM loads WHERE id = ?`+tx.ForUpdate(), b.LoadID))
-		if err != nil {
-			return fmt.Errorf("load: %w", err)
-		}
-		if l.Status != freight.StatusBooked && l.Status != freight.StatusDispatched {
-			return freight.Errorf(freight.ECONFLICT, "the load is %s; drivers are assigned before pickup", l.Status)
 		}
 		if err := checkAssignment(ctx, tx, p.OrgID, l, in.DriverID, in.TruckID); err != nil {
 			return err
@@ -251,16 +264,12 @@ func (s *Service) CancelBooking(ctx context.Context, p freight.Principal, id str
 	}
 	var b freight.Booking
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		var err error
-		if b, err = lockBooking(ctx, tx, p, id); err != nil {
+		var (
+			l   freight.Load
+			err error
+		)
+		if b, l, err = lockBeforePickup(ctx, tx, p, id, "a booking can be cancelled only before pickup"); err != nil {
 			return err
-		}
-		l, err := scanLoad(tx.QueryRow(ctx, `SELECT `+loadCols+` FROM loads WHERE id = ?`+tx.ForUpdate(), b.LoadID))
-		if err != nil {
-			return fmt.Errorf("load: %w", err)
-		}
-		if l.Status != freight.StatusBooked && l.Status != freight.StatusDispatched {
-			return freight.Errorf(freight.ECONFLICT, "the load is %s; a booking can be cancelled only before pickup", l.Status)
 		}
 		if err := cancelActiveBooking(ctx, tx, l.ID); err != nil {
 			return err
