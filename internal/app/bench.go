@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -73,7 +74,17 @@ as the baseline. Prints a table and, as its last line, a JSON summary.`,
 			defer os.RemoveAll(dir)
 			cfg := defaultConfig()
 			cfg.HTTPAddr, cfg.DataDir, cfg.Demo, cfg.LogLevel = "127.0.0.1:0", dir, true, "error"
-			cfg.DatabaseURL, cfg.RedisURL, cfg.NATSURL = databaseURL, redisURL, natsURL
+			cfg.RedisURL, cfg.NATSURL = redisURL, natsURL
+			if databaseURL != "" {
+				// A schema of its own, dropped afterwards, so the measurement
+				// neither sees nor leaves data in the database it is given.
+				u, drop, err := scratchSchema(ctx, databaseURL)
+				if err != nil {
+					return err
+				}
+				defer drop()
+				cfg.DatabaseURL = u
+			}
 			cfg.TokenSecret = strings.Repeat("b", 48)
 			// The budget must not be what is measured; the limiter still runs.
 			cfg.RateUser, cfg.RateUserBurst = 1e6, 1e6
@@ -94,6 +105,9 @@ as the baseline. Prints a table and, as its last line, a JSON summary.`,
 			done := make(chan error, 1)
 			go func() { done <- app.Run(rctx) }()
 			defer func() { cancel(); <-done }()
+			if natsURL != "" {
+				defer dropStreams(app, cfg.NATSNamespace)
+			}
 			fmt.Fprintln(cmd.ErrOrStderr(), "starting the platform with demo data...")
 			if err := waitReady(ctx, app, done); err != nil {
 				return err
@@ -235,3 +249,50 @@ func fetch(u string, h http.Header) ([]byte, error) {
 var benchMarkets = []string{"Dallas, TX", "Chicago, IL", "Atlanta, GA", "Los Angeles, CA", "Houston, TX", "Memphis, TN",
 	"Columbus, OH", "Kansas City, MO", "Denver, CO", "Phoenix, AZ", "Seattle, WA", "Miami, FL", "Charlotte, NC",
 	"Newark, NJ", "Minneapolis, MN", "Salt Lake City, UT", "Laredo, TX", "St. Louis, MO", "Detroit, MI", "Fresno, CA"}
+
+// scratchSchema creates an empty schema in the PostgreSQL database at u and
+// returns a URL whose connections use it, and a function dropping it.
+func scratchSchema(ctx context.Context, u string) (string, func(), error) {
+	db, err := sql.Open("pgx", u)
+	if err != nil {
+		return "", nil, err
+	}
+	name := fmt.Sprintf("bench_%d", time.Now().UnixNano())
+	if _, err := db.ExecContext(ctx, "CREATE SCHEMA "+name); err != nil {
+		db.Close()
+		return "", nil, fmt.Errorf("create scratch schema: %w", err)
+	}
+	drop := func() {
+		_, _ = db.ExecContext(context.Background(), "DROP SCHEMA "+name+" CASCADE")
+		db.Close()
+	}
+	pu, err := url.Parse(u)
+	if err != nil {
+		drop()
+		return "", nil, err
+	}
+	q := pu.Query()
+	q.Set("search_path", name)
+	pu.RawQuery = q.Encode()
+	return pu.String(), drop, nil
+}
+
+// dropStreams deletes the streams of a scratch namespace on a shared NATS.
+func dropStreams(a *App, ns string) {
+	if a.Bus() == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	js := a.Bus().JetStream()
+	names := js.StreamNames(ctx)
+	var mine []string
+	for n := range names.Name() {
+		if strings.HasPrefix(n, ns+"_") {
+			mine = append(mine, n)
+		}
+	}
+	for _, n := range mine {
+		_ = js.DeleteStream(ctx, n)
+	}
+}
