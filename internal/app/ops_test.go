@@ -2,6 +2,8 @@ package app_test
 
 import (
 	"bufio"
+	"context"
+	"log/slog"
 	"fmt"
 	"io"
 	"net"
@@ -9,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/backhaul/backhaul/internal/app"
 )
 
 func TestIdempotencyKeyReplaysFirstAnswer(t *testing.T) {
@@ -160,4 +164,20 @@ func TestRateLimitSharedAcrossReplicas(t *testing.T) {
 	// Another user has a budget of its own.
 	other := a.signup("shipper", "Other", "b@other.test")
 	a.must(200, "GET", "/api/v1/loads", other.Token, nil)
+}
+
+// A module that cannot start stops the process with an error naming it.
+func TestUnreachableEngineFailsTheStart(t *testing.T) {
+	cfg := config(t, "embedded")
+	cfg.DatabaseURL = "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=2"
+	a := app.New(cfg, slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := a.Run(ctx)
+	if err == nil || !strings.Contains(err.Error(), "module store") || !strings.Contains(err.Error(), "postgres") {
+		t.Fatalf("Run = %v, want a failure of the store module naming postgres", err)
+	}
+	if a.Ready() == nil {
+		t.Error("a failed process reports ready")
+	}
 }
