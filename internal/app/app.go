@@ -33,6 +33,7 @@ import (
 	"github.com/backhaul/backhaul/internal/httpapi"
 	"github.com/backhaul/backhaul/internal/loads"
 	"github.com/backhaul/backhaul/internal/modules"
+	"github.com/backhaul/backhaul/internal/optimize"
 	"github.com/backhaul/backhaul/internal/ratelimit"
 	"github.com/backhaul/backhaul/internal/store"
 )
@@ -51,7 +52,7 @@ var owned = map[string][]string{
 	"load-matching":        {"/api/v1/matches", "/api/v1/recommendations"},
 	"tracking-service":     {"/api/v1/positions", "/api/v1/tracking"},
 	"notification-service": {"/api/v1/notifications", "/api/v1/webhooks"},
-	"optimization-engine":  {"/api/v1/jobs"},
+	"optimization-engine":  optimize.Prefixes,
 	"market-intelligence":  {"/api/v1/quotes", "/api/v1/market"},
 }
 
@@ -75,6 +76,7 @@ type App struct {
 	accounts *accounts.Service
 	drivers  *drivers.Service
 	loads    *loads.Service
+	optimize *optimize.Service
 
 	remote []string                        // API prefixes served by other processes
 	gw     atomic.Pointer[gateway.Gateway] // set when the api-gateway runs here
@@ -107,7 +109,8 @@ func (a *App) register() {
 	// The services below grow in later releases; today they run as modules
 	// with health and metrics so that every Deployment of the scaling guide
 	// can start.
-	for _, t := range []string{"load-matching", "tracking-service", "notification-service", "optimization-engine", "market-intelligence"} {
+	m.Register("optimization-engine", a.initOptimize, modules.Public(), modules.DependsOn("server"))
+	for _, t := range []string{"load-matching", "tracking-service", "notification-service", "market-intelligence"} {
 		m.Register(t, a.routes(nil), modules.Public(), modules.DependsOn("server"))
 	}
 }
@@ -349,6 +352,17 @@ func (a *App) routes(register func(*http.ServeMux)) modules.InitFunc {
 		}
 		return nil, nil
 	}
+}
+
+func (a *App) initOptimize(context.Context) (modules.Service, error) {
+	svc, err := optimize.New(a.db, a.bus, a.log, a.reg, optimize.Options{Workers: a.cfg.OptimizeWorkers,
+		AckWait: a.cfg.OptimizeAckWait, MaxAttempts: a.cfg.OptimizeMaxAttempts})
+	if err != nil {
+		return nil, err
+	}
+	a.optimize = svc
+	svc.Routes(a.api)
+	return runner{&service{run: svc.Run}}, nil
 }
 
 func (a *App) initGateway(context.Context) (modules.Service, error) {

@@ -44,6 +44,10 @@ type Config struct {
 	RateAnonBurst   int
 	MaxBodyBytes    int64
 	BoardCacheTTL   time.Duration
+
+	OptimizeWorkers     int
+	OptimizeAckWait     time.Duration
+	OptimizeMaxAttempts int
 	ShutdownTimeout time.Duration
 	LogLevel        string
 	LogFormat       string
@@ -83,6 +87,9 @@ func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.RateAnonBurst, "rate-limit-anon-burst", 20, "burst of sign-up and login requests per client address")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 1<<20, "largest request body accepted")
 	fs.DurationVar(&c.BoardCacheTTL, "board-cache-ttl", 2*time.Second, "cache load-board pages this long (0 disables); local writes invalidate at once")
+	fs.IntVar(&c.OptimizeWorkers, "optimize-workers", 1, "optimization jobs solved at once per process (the solver uses one core each)")
+	fs.DurationVar(&c.OptimizeAckWait, "optimize-ack-wait", 30*time.Second, "a job whose worker stops heartbeating this long is taken up by another worker")
+	fs.IntVar(&c.OptimizeMaxAttempts, "optimize-max-attempts", 3, "attempts before an optimization job fails")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "time to finish in-flight work when stopping")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "log format: json or text")
@@ -243,6 +250,15 @@ func (c *Config) validate() []error {
 	}
 	if c.BoardCacheTTL < 0 || c.BoardCacheTTL > time.Minute {
 		bad("board-cache-ttl", "must be between 0 and 1m")
+	}
+	if c.OptimizeWorkers < 1 || c.OptimizeWorkers > 64 {
+		bad("optimize-workers", "must be between 1 and 64")
+	}
+	if c.OptimizeAckWait < time.Second || c.OptimizeAckWait > 10*time.Minute {
+		bad("optimize-ack-wait", "must be between 1s and 10m")
+	}
+	if c.OptimizeMaxAttempts < 1 || c.OptimizeMaxAttempts > 20 {
+		bad("optimize-max-attempts", "must be between 1 and 20")
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("shutdown-timeout", "must be positive")

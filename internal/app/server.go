@@ -15,6 +15,7 @@ import (
 	"github.com/backhaul/backhaul/internal/gateway"
 	"github.com/backhaul/backhaul/internal/httpapi"
 	"github.com/backhaul/backhaul/internal/modules"
+	"github.com/backhaul/backhaul/internal/optimize"
 )
 
 // handler is the process's whole HTTP surface.
@@ -48,7 +49,9 @@ func (a *App) handler() http.Handler {
 		inner.ServeHTTP(w, r)
 	})
 	a.root.Handle("/api/v1/", httpapi.RequireAuth(limited, a.accounts))
-	return gateway.LimitBody(httpapi.Instrument(a.root, a.log, a.http), a.cfg.MaxBodyBytes)
+	// Optimization jobs carry whole instances; everything else is small.
+	limits := map[string]int64{"/api/v1/jobs": max(a.cfg.MaxBodyBytes, optimize.MaxRequestBytes)}
+	return gateway.LimitBody(httpapi.Instrument(a.root, a.log, a.http), a.cfg.MaxBodyBytes, limits)
 }
 
 func (a *App) handleReady(w http.ResponseWriter, r *http.Request) {

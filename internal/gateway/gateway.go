@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -124,10 +125,17 @@ func (g *Gateway) LimitAnonymous(next http.Handler) http.Handler {
 	})
 }
 
-// LimitBody bounds request bodies; handlers reading past the limit get an
+// LimitBody bounds request bodies to max, or to the limit of the longest
+// matching path prefix in byPrefix; handlers reading past the limit get an
 // error that becomes 413.
-func LimitBody(next http.Handler, max int64) http.Handler {
+func LimitBody(next http.Handler, limit int64, byPrefix map[string]int64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		max, matched := limit, 0
+		for p, l := range byPrefix {
+			if len(p) > matched && (r.URL.Path == p || strings.HasPrefix(r.URL.Path, p+"/")) {
+				max, matched = l, len(p)
+			}
+		}
 		if r.ContentLength > max {
 			httpapi.Error(w, r, freight.Errorf(freight.ETOOLARGE, "request body larger than %d bytes", max))
 			return

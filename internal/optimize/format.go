@@ -77,7 +77,7 @@ type benchmark struct {
 }
 
 func (b benchmark) summary() ProblemSummary {
-	return ProblemSummary{Format: b.format, Kind: string(b.in.Problem), Instance: b.in.Name, Nodes: b.in.N()}
+	return ProblemSummary{Format: b.format, Kind: string(b.in.Problem), Instance: printable(b.in.Name, maxNameLen), Nodes: b.in.N()}
 }
 
 func (b benchmark) solve(ctx context.Context, o solveOptions) (Result, error) {

@@ -128,16 +128,15 @@ func externalBuses(t *testing.T, n int) []*bus.Bus {
 // setup is one engine combination: a store and the buses of the replicas
 // that share it.
 type setup struct {
-	name  string
-	open  func(t *testing.T, replicas int) (*store.DB, []*bus.Bus)
-	short bool // run in -short mode too
+	name string
+	open func(t *testing.T, replicas int) (*store.DB, []*bus.Bus)
 }
 
 // setups pairs the embedded engines (SQLite, NATS in the process) and the
 // production ones (PostgreSQL, an external NATS server with a connection per
 // replica).
 var setups = []setup{
-	{name: "sqlite+embedded", short: true, open: func(t *testing.T, replicas int) (*store.DB, []*bus.Bus) {
+	{name: "sqlite+embedded", open: func(t *testing.T, replicas int) (*store.DB, []*bus.Bus) {
 		b := embeddedBus(t)
 		out := make([]*bus.Bus, replicas)
 		for i := range out {

@@ -241,6 +241,24 @@ func fieldErrors(err error) []freight.FieldError {
 	return []freight.FieldError{{Field: "problem", Detail: err.Error()}}
 }
 
+// printable drops control characters from s and clips it to at most n
+// bytes: an instance's name line becomes a job's name.
+func printable(s string, n int) string {
+	s = strings.TrimSpace(strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, s))
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s

@@ -4,13 +4,30 @@
 // results kept in the store.
 //
 // The store is the record of every job; the queue carries job IDs only.
-// A job and its submission event commit together; its queue message is
-// published right after the commit and the job row remembers when the queue
-// acknowledged it, so a sweeper publishes what a crash left unsent. Workers
-// claim a delivered job in the store under a lease that they renew with
-// each heartbeat, and every write they make is fenced by the attempt
-// number, so a redelivered message never runs a finished job again and a
-// worker presumed dead cannot overwrite its successor.
+//
+// Enqueueing: a job and its submission event commit in one transaction,
+// and the job's message is published right after the commit with the job
+// ID as its message ID. The job row is its own outbox entry: enqueued_at
+// stays NULL until the queue has acknowledged the message, and a sweeper in
+// every replica publishes the queued jobs left without one (a crash or a
+// queue outage between commit and publish); the queue's duplicate window
+// stores a job published twice once. Job messages do not go through the
+// platform's event outbox, whose relay publishes in strict order: a job
+// message that could not be published would hold every domain event behind
+// it.
+//
+// Priorities: one durable consumer per priority (NATS before 2.10 allows
+// one filter subject per consumer); an idle worker asks the high consumer
+// first, then normal, then low, so it always takes a pending high job first.
+//
+// Redelivery: a worker claims a delivered job in the store under a lease
+// that it renews, with the queue's in-progress signal, three times per
+// AckWait. A worker that dies stops both; the queue redelivers after
+// AckWait and the next worker, finding the lease expired, starts the job
+// again as a new attempt. Every write a worker makes is fenced by its
+// attempt number, so a worker presumed dead cannot overwrite its successor,
+// and a delivery of a finished job, or of a job whose lease is live, runs
+// nothing. After MaxAttempts attempts the job is failed.
 package optimize
 
 import (

@@ -482,31 +482,35 @@ func (h *heartbeat) loop(ctx context.Context) {
 	every := h.s.opts.AckWait / 3
 	t := time.NewTicker(min(h.s.opts.CheckInterval, every))
 	defer t.Stop()
-	lastBeat := time.Now()
+	lastLease, lastBeat := time.Now(), time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		renew := time.Since(lastBeat) >= every
+		renew := time.Since(lastLease) >= every
 		cancelled, err := h.check(ctx, renew)
 		switch {
 		case errors.Is(err, errLost):
 			h.stop(errLost)
 			return
 		case err != nil:
-			if ctx.Err() == nil {
-				h.log.Warn("job heartbeat", "err", err)
+			if ctx.Err() != nil {
+				return
 			}
-			continue
+			h.log.Warn("job heartbeat", "err", err)
 		case cancelled:
 			h.stop(errCancelled)
 			return
+		case renew:
+			lastLease = time.Now()
 		}
-		if renew {
-			// The lease in the store ends before the queue's redelivery,
-			// so the next worker never waits on a lease the queue gave up.
+		// The queue hears from a live worker even while the store does not
+		// answer; the lease in the store is renewed first, so it ends
+		// before the queue would redeliver and the next worker never waits
+		// on a lease the queue has given up on.
+		if time.Since(lastBeat) >= every {
 			if err := h.msg.InProgress(); err != nil {
 				h.log.Warn("job in-progress signal", "err", err)
 			}
