@@ -36,6 +36,7 @@ import (
 	"github.com/backhaul/backhaul/internal/optimize"
 	"github.com/backhaul/backhaul/internal/ratelimit"
 	"github.com/backhaul/backhaul/internal/store"
+	"github.com/backhaul/backhaul/internal/tracking"
 )
 
 // Targets are the services of the scaling guide, each a --target.
@@ -50,7 +51,7 @@ var owned = map[string][]string{
 	"load-service":         loads.Prefixes,
 	"driver-service":       drivers.Prefixes,
 	"load-matching":        {"/api/v1/matches", "/api/v1/recommendations"},
-	"tracking-service":     {"/api/v1/positions", "/api/v1/tracking"},
+	"tracking-service":     tracking.Prefixes,
 	"notification-service": {"/api/v1/notifications", "/api/v1/webhooks"},
 	"optimization-engine":  optimize.Prefixes,
 	"market-intelligence":  {"/api/v1/quotes", "/api/v1/market"},
@@ -77,6 +78,7 @@ type App struct {
 	drivers  *drivers.Service
 	loads    *loads.Service
 	optimize *optimize.Service
+	tracking *tracking.Service
 
 	remote []string                        // API prefixes served by other processes
 	gw     atomic.Pointer[gateway.Gateway] // set when the api-gateway runs here
@@ -110,7 +112,8 @@ func (a *App) register() {
 	// with health and metrics so that every Deployment of the scaling guide
 	// can start.
 	m.Register("optimization-engine", a.initOptimize, modules.Public(), modules.DependsOn("server"))
-	for _, t := range []string{"load-matching", "tracking-service", "notification-service", "market-intelligence"} {
+	m.Register("tracking-service", a.initTracking, modules.Public(), modules.DependsOn("server"))
+	for _, t := range []string{"load-matching", "notification-service", "market-intelligence"} {
 		m.Register(t, a.routes(nil), modules.Public(), modules.DependsOn("server"))
 	}
 }
@@ -363,6 +366,20 @@ func (a *App) initOptimize(context.Context) (modules.Service, error) {
 	a.optimize = svc
 	svc.Routes(a.api)
 	return runner{&service{run: svc.Run}}, nil
+}
+
+func (a *App) initTracking(context.Context) (modules.Service, error) {
+	deps := tracking.Deps{Drivers: a.drivers, Status: a.loads, Fleet: a.drivers}
+	if a.redis != nil {
+		deps.Redis = a.redis
+	}
+	svc, err := tracking.New(a.db, tracking.Config{DatabaseURL: a.cfg.DatabaseURL, MaxBatchBytes: a.cfg.MaxBodyBytes}, deps, a.log, a.reg)
+	if err != nil {
+		return nil, err
+	}
+	a.tracking = svc
+	svc.Routes(a.api)
+	return runner{&service{run: svc.Run, stop: func(context.Context) error { svc.Close(); return nil }}}, nil
 }
 
 func (a *App) initGateway(context.Context) (modules.Service, error) {

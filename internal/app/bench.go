@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/backhaul/backhaul/internal/loadtest"
+	"github.com/backhaul/backhaul/internal/tracking"
 )
 
 // benchCommand is the parent of the measurement commands.
@@ -26,7 +27,7 @@ func benchCommand(sub ...*cobra.Command) *cobra.Command {
 		Use:   "bench",
 		Short: "Measure the platform against baselines run on the same machine",
 	}
-	cmd.AddCommand(benchAPICommand())
+	cmd.AddCommand(benchAPICommand(), tracking.NewBenchCommand())
 	cmd.AddCommand(sub...)
 	return cmd
 }

@@ -280,3 +280,21 @@ func jsonString(t testing.TB, v any) string {
 	}
 	return string(b)
 }
+
+// callWith sends a raw body with a content type.
+func (p *platform) callWith(method, path, token, contentType, body string) response {
+	p.t.Helper()
+	req, err := http.NewRequest(method, p.base+path, strings.NewReader(body))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := client.Do(req)
+	if err != nil {
+		p.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return response{Status: res.StatusCode, Header: res.Header, Body: b}
+}

@@ -130,6 +130,9 @@ type Deps struct {
 	Status StatusSetter
 	// Loads finds a driver's active loads; nil reads the store.
 	Loads LoadFinder
+	// Fleet reads a driver's hours-of-service clock for the ETA; nil
+	// assumes a rested driver.
+	Fleet DriverReader
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -148,6 +151,7 @@ type Service struct {
 	m      *metrics
 	hub    *hub
 	fences *fenceEngine
+	etas   *etaState
 
 	statesMu sync.Mutex
 	states   map[string]*driverState
@@ -169,6 +173,9 @@ func New(db *store.DB, cfg Config, deps Deps, log *slog.Logger, reg prometheus.R
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
+	if deps.Drivers == nil {
+		return nil, errors.New("tracking: a driver checker is required")
+	}
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
@@ -176,7 +183,7 @@ func New(db *store.DB, cfg Config, deps Deps, log *slog.Logger, reg prometheus.R
 		deps.Loads = storeLoads{db: db}
 	}
 	s := &Service{db: db, cfg: cfg, deps: deps, log: log, now: deps.Now, m: newMetrics(reg),
-		states: map[string]*driverState{}, belongs: map[string]time.Time{}, hub: newHub()}
+		states: map[string]*driverState{}, belongs: map[string]time.Time{}, hub: newHub(), etas: newETAState()}
 	if deps.Redis != nil {
 		s.latest = latest.NewRedis(deps.Redis, cfg.RedisPrefix, cfg.Retention)
 	} else {
@@ -192,6 +199,7 @@ func New(db *store.DB, cfg Config, deps Deps, log *slog.Logger, reg prometheus.R
 		if err != nil {
 			return nil, fmt.Errorf("tracking: database url: %w", err)
 		}
+		// The writers, partition upkeep and the odd conflict fallback.
 		pcfg.MaxConns = int32(max(cfg.Writers, 4) + 2)
 		if s.pool, err = pgxpool.NewWithConfig(ctx, pcfg); err != nil {
 			return nil, fmt.Errorf("tracking: connect: %w", err)
@@ -205,19 +213,16 @@ func New(db *store.DB, cfg Config, deps Deps, log *slog.Logger, reg prometheus.R
 			s.pool.Close()
 			return nil, fmt.Errorf("tracking: %w", err)
 		}
-		s.write = newWriter(max(cfg.Writers, 1)+boolInt(cfg.Writers == 0)*3, 50_000, postgresWrite(s.pool), s.m.observeWrite)
+		n := cfg.Writers
+		if n <= 0 {
+			n = 4
+		}
+		s.write = newWriter(n, 50_000, postgresWrite(s.pool), s.m.observeWrite)
 	} else {
 		s.write = newWriter(1, 20_000, sqliteWrite(db), s.m.observeWrite)
 	}
 	s.fences = newFenceEngine(s)
 	return s, nil
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // Close commits what is queued and releases the connections.
@@ -284,6 +289,7 @@ func (s *Service) Maintain(ctx context.Context) error {
 	} else if _, err := s.db.Exec(ctx, `DELETE FROM positions WHERE recorded_at < ?`, now.Add(-s.cfg.Retention)); err != nil {
 		errs = append(errs, fmt.Errorf("position retention: %w", err))
 	}
+	s.evictStates(time.Hour)
 	if _, err := s.RefreshRollups(ctx); err != nil {
 		errs = append(errs, err)
 	}

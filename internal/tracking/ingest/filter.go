@@ -61,8 +61,10 @@ func (f Fix) point() geo.Point { return geo.Point{Lat: f.Lat, Lon: f.Lon} }
 
 // recent is how many accepted fixes a Track remembers to recognise resent
 // ones: a device that retries a batch it never saw acknowledged resends
-// its last few fixes.
-const recent = 64
+// its last few fixes (older ones are refused as out of order, and the
+// store's key would not take them twice anyway). It is small because a
+// replica keeps a Track for every driver it hears from.
+const recent = 16
 
 // jumpConfirm is how many consecutive rejected jumps that agree with each
 // other make the filter believe them: after a tunnel, a ferry or a bad fix

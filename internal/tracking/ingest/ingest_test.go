@@ -123,7 +123,9 @@ func TestLimitsCheck(t *testing.T) {
 
 func TestTrackHistoryChecks(t *testing.T) {
 	t0 := time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)
-	at := func(sec int, lat, lon float64) Point { return Point{Time: t0.Add(time.Duration(sec) * time.Second), Lat: lat, Lon: lon} }
+	at := func(sec int, lat, lon float64) Point {
+		return Point{Time: t0.Add(time.Duration(sec) * time.Second), Lat: lat, Lon: lon}
+	}
 	// 0.01 degrees of latitude is 0.69 miles: 60 s apart that is 41 mph.
 	steps := []struct {
 		p    Point
