@@ -26,31 +26,31 @@ type Config struct {
 	Demo       bool
 	Migrate    bool
 
-	DatabaseURL     string
-	DBMaxConns      int
-	DBIdleTimeout   time.Duration
-	NATSURL         string
-	NATSNamespace   string
-	RedisURL        string
-	ServiceURLs     []string // name=url pairs for split mode
-	ServiceURLTmpl  string   // where the gateway finds a target it does not run
-	TokenSecret     string
-	TokenTTL        time.Duration
-	RateUser        float64
-	RateUserBurst   int
-	RateKey         float64
-	RateKeyBurst    int
-	RateAnon        float64
-	RateAnonBurst   int
-	MaxBodyBytes    int64
-	BoardCacheTTL   time.Duration
+	DatabaseURL    string
+	DBMaxConns     int
+	DBIdleTimeout  time.Duration
+	NATSURL        string
+	NATSNamespace  string
+	RedisURL       string
+	ServiceURLs    []string // name=url pairs for split mode
+	ServiceURLTmpl string   // where the gateway finds a target it does not run
+	TokenSecret    string
+	TokenTTL       time.Duration
+	RateUser       float64
+	RateUserBurst  int
+	RateKey        float64
+	RateKeyBurst   int
+	RateAnon       float64
+	RateAnonBurst  int
+	MaxBodyBytes   int64
+	BoardCacheTTL  time.Duration
 
 	OptimizeWorkers     int
 	OptimizeAckWait     time.Duration
 	OptimizeMaxAttempts int
-	ShutdownTimeout time.Duration
-	LogLevel        string
-	LogFormat       string
+	ShutdownTimeout     time.Duration
+	LogLevel            string
+	LogFormat           string
 }
 
 // envPrefix starts every environment variable.
