@@ -32,6 +32,7 @@ import (
 	"github.com/backhaul/backhaul/internal/geo"
 	"github.com/backhaul/backhaul/internal/httpapi"
 	"github.com/backhaul/backhaul/internal/loads"
+	"github.com/backhaul/backhaul/internal/market"
 	"github.com/backhaul/backhaul/internal/modules"
 	"github.com/backhaul/backhaul/internal/optimize"
 	"github.com/backhaul/backhaul/internal/ratelimit"
@@ -54,7 +55,7 @@ var owned = map[string][]string{
 	"tracking-service":     tracking.Prefixes,
 	"notification-service": {"/api/v1/notifications", "/api/v1/webhooks"},
 	"optimization-engine":  optimize.Prefixes,
-	"market-intelligence":  {"/api/v1/quotes", "/api/v1/market"},
+	"market-intelligence":  market.Prefixes,
 }
 
 // App is one running process.
@@ -79,6 +80,7 @@ type App struct {
 	loads    *loads.Service
 	optimize *optimize.Service
 	tracking *tracking.Service
+	market   *market.Service
 
 	remote []string                        // API prefixes served by other processes
 	gw     atomic.Pointer[gateway.Gateway] // set when the api-gateway runs here
@@ -113,7 +115,8 @@ func (a *App) register() {
 	// can start.
 	m.Register("optimization-engine", a.initOptimize, modules.Public(), modules.DependsOn("server"))
 	m.Register("tracking-service", a.initTracking, modules.Public(), modules.DependsOn("server"))
-	for _, t := range []string{"load-matching", "notification-service", "market-intelligence"} {
+	m.Register("market-intelligence", a.initMarket, modules.Public(), modules.DependsOn("server"))
+	for _, t := range []string{"load-matching", "notification-service"} {
 		m.Register(t, a.routes(nil), modules.Public(), modules.DependsOn("server"))
 	}
 }
@@ -331,7 +334,10 @@ func (a *App) initDomain(ctx context.Context) (modules.Service, error) {
 	miles := geo.DefaultCircuity
 	a.drivers = drivers.New(a.db, g, a.log)
 	a.accounts = accounts.New(a.db, a.tokens, a.drivers, a.log)
-	a.loads = loads.New(a.db, g, miles, nil, a.log)
+	if a.market, err = market.New(a.db, a.log, a.reg, market.Options{Miles: miles}); err != nil {
+		return nil, err
+	}
+	a.loads = loads.New(a.db, g, miles, a.market, a.log)
 	a.loads.SetBoardCacheTTL(a.cfg.BoardCacheTTL)
 	if err := cache.RegisterMetrics(a.reg, "load_board", a.loads.BoardCache()); err != nil {
 		return nil, err
@@ -344,6 +350,10 @@ func (a *App) initDomain(ctx context.Context) (modules.Service, error) {
 		if seeded {
 			a.log.Info("demo data loaded", "sign_in", demo.Password)
 		}
+	}
+	if !a.local("market-intelligence") {
+		// Price posted loads with the model other processes train.
+		return runner{&service{run: a.market.Follow}}, nil
 	}
 	return nil, nil
 }
@@ -380,6 +390,11 @@ func (a *App) initTracking(context.Context) (modules.Service, error) {
 	a.tracking = svc
 	svc.Routes(a.api)
 	return runner{&service{run: svc.Run, stop: func(context.Context) error { svc.Close(); return nil }}}, nil
+}
+
+func (a *App) initMarket(context.Context) (modules.Service, error) {
+	a.market.Routes(a.api)
+	return runner{&service{run: a.market.Run}}, nil
 }
 
 func (a *App) initGateway(context.Context) (modules.Service, error) {

@@ -48,3 +48,21 @@ func TestOptimizationJobThroughTheGateway(t *testing.T) {
 		})
 	}
 }
+
+// The quote API is served by market-intelligence through the gateway; with
+// no booking history yet it says so instead of guessing.
+func TestQuoteWithoutHistory(t *testing.T) {
+	p := start(t, config(t, "embedded"))
+	shipper := p.signup("shipper", "Acme", "a@acme.test")
+	q := map[string]any{"origin": map[string]any{"city": "Dallas", "state": "TX"}, "destination": map[string]any{"zip": "30303"},
+		"equipment": "van", "pickup_date": time.Now().Add(48 * time.Hour).Format("2006-01-02"), "weight_lbs": 30000}
+	r := p.call("POST", "/api/v1/quotes", shipper.Token, q)
+	if r.Status != 503 || !strings.Contains(string(r.Body), "market import") {
+		t.Errorf("quote with no history = %d %s, want 503 naming the import command", r.Status, r.Body)
+	}
+	q["equipment"] = "tanker"
+	if r := p.call("POST", "/api/v1/quotes", shipper.Token, q); r.Status != 422 || !strings.Contains(string(r.Body), "equipment") {
+		t.Errorf("quote for unknown equipment = %d %s, want 422 naming equipment", r.Status, r.Body)
+	}
+	p.must(401, "POST", "/api/v1/quotes", "", q)
+}

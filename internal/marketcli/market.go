@@ -1,5 +1,6 @@
 // Package marketcli is the command line of the market-intelligence service:
-// offline prediction and evaluation of the rate model.
+// offline prediction and evaluation of the rate model, and the import of
+// booking history into the store.
 package marketcli
 
 import (
@@ -28,7 +29,7 @@ func NewMarketCommand() *cobra.Command {
 The rate model learns the all-in truckload rate (linehaul plus fuel surcharge)
 from booking history and quotes P10, P50 and P90 for a load.`,
 	}
-	cmd.AddCommand(newPredictCommand(), newEvaluateCommand())
+	cmd.AddCommand(newPredictCommand(), newEvaluateCommand(), newImportCommand())
 	return cmd
 }
 

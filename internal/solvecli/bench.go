@@ -228,16 +228,20 @@ func runBench(ctx context.Context, out io.Writer, files []string, bks map[string
 	}
 	sem := make(chan struct{}, jobs)
 	var wg sync.WaitGroup
-	for i, f := range files {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	wg.Add(len(files))
+	// Slots are taken in file order, so instances start in that order and
+	// the table streams as they finish.
+	go func() {
+		for i, f := range files {
 			sem <- struct{}{}
-			defer func() { <-sem }()
-			defer close(ready[i])
-			rows[i] = benchOne(ctx, f, bks, opts)
-		}()
-	}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				defer close(ready[i])
+				rows[i] = benchOne(ctx, f, bks, opts)
+			}()
+		}
+	}()
 	const row = "%-12s %8s %5s %11s %11s %7s %-9s %7s\n"
 	fmt.Fprintf(out, row, "instance", "vehicles", "bks", "distance", "bks dist", "gap %", "feasible", "time s")
 	for i := range files {
