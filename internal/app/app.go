@@ -379,7 +379,8 @@ func (a *App) initOptimize(context.Context) (modules.Service, error) {
 }
 
 func (a *App) initTracking(context.Context) (modules.Service, error) {
-	deps := tracking.Deps{Drivers: a.drivers, Status: a.loads, Fleet: a.drivers}
+	deps := tracking.Deps{Drivers: a.drivers, Status: a.loads, Fleet: a.drivers,
+		Fanout: tracking.NewNATSFanout(a.bus.Conn(), a.bus.Subject("live.positions"))}
 	if a.redis != nil {
 		deps.Redis = a.redis
 	}

@@ -1,7 +1,10 @@
 package app_test
 
 import (
+	"bufio"
+	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -47,5 +50,56 @@ func TestPositionsThroughTheGateway(t *testing.T) {
 				t.Errorf("/metrics lacks position_updates_count 5")
 			}
 		})
+	}
+}
+
+// A dispatcher streaming its fleet from one replica sees positions that
+// another replica ingests.
+func TestLiveFleetStreamAcrossReplicas(t *testing.T) {
+	a := start(t, config(t, "production"))
+	bcfg := config(t, "production")
+	bcfg.DatabaseURL, bcfg.NATSURL, bcfg.NATSNamespace = a.app.Config().DatabaseURL, a.app.Config().NATSURL, a.app.Config().NATSNamespace
+	b := start(t, bcfg)
+	w := newWorld(t, a)
+	device := str(a.must(201, "POST", "/api/v1/api-keys", w.carrier.Token,
+		map[string]any{"name": "phone", "role": "driver", "driver_id": w.driverID}), "secret")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", b.base+"/api/v1/tracking/fleet/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+w.dispatcher.Token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("fleet stream = %d", res.StatusCode)
+	}
+	seen := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(res.Body)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "data:") && strings.Contains(sc.Text(), w.driverID) {
+				seen <- sc.Text()
+				return
+			}
+		}
+	}()
+	// Keep posting on the other replica until the stream shows a fix (the
+	// subscription may start a moment after the stream opens).
+	for i := 0; ; i++ {
+		fix := fmt.Sprintf(`[{"driver_id":%q,"time":%q,"lat":%.4f,"lon":-96.8}]`, w.driverID,
+			time.Now().UTC().Add(time.Duration(i-30)*time.Second).Format(time.RFC3339), 32.7+float64(i)*0.001)
+		if r := a.callWith("POST", "/api/v1/positions", device, "application/json", fix); r.Status != 200 {
+			t.Fatalf("ingest = %d %s", r.Status, r.Body)
+		}
+		select {
+		case <-seen:
+			return
+		case <-ctx.Done():
+			t.Fatal("the fleet stream on one replica never showed a position ingested by the other")
+		case <-time.After(300 * time.Millisecond):
+		}
 	}
 }

@@ -272,5 +272,8 @@ func (s *Service) afterCommit(ctx context.Context, rows []row) {
 		s.log.Warn("update latest positions", "err", err)
 	}
 	s.hub.publish(fixes)
+	if s.fanout != nil {
+		s.fanout.Publish(fixes)
+	}
 	s.fences.feed(rows)
 }

@@ -133,6 +133,9 @@ type Deps struct {
 	// Fleet reads a driver's hours-of-service clock for the ETA; nil
 	// assumes a rested driver.
 	Fleet DriverReader
+	// Fanout shares live fixes between replicas; nil keeps each replica's
+	// live views to its own ingest.
+	Fanout Fanout
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -150,6 +153,7 @@ type Service struct {
 	latest latest.Index
 	m      *metrics
 	hub    *hub
+	fanout Fanout
 	fences *fenceEngine
 	etas   *etaState
 
@@ -183,7 +187,7 @@ func New(db *store.DB, cfg Config, deps Deps, log *slog.Logger, reg prometheus.R
 		deps.Loads = storeLoads{db: db}
 	}
 	s := &Service{db: db, cfg: cfg, deps: deps, log: log, now: deps.Now, m: newMetrics(reg),
-		states: map[string]*driverState{}, belongs: map[string]time.Time{}, hub: newHub(), etas: newETAState()}
+		states: map[string]*driverState{}, belongs: map[string]time.Time{}, hub: newHub(), fanout: deps.Fanout, etas: newETAState()}
 	if deps.Redis != nil {
 		s.latest = latest.NewRedis(deps.Redis, cfg.RedisPrefix, cfg.Retention)
 	} else {
@@ -246,6 +250,13 @@ func (s *Service) Run(ctx context.Context) error {
 		if err := s.warm(ctx); err != nil {
 			s.log.Warn("warm latest positions", "err", err)
 		}
+	}
+	if s.fanout != nil {
+		stop, err := s.fanout.Subscribe(s.hub.publish)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	var wg sync.WaitGroup
 	wg.Add(1)
