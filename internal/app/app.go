@@ -33,6 +33,7 @@ import (
 	"github.com/backhaul/backhaul/internal/httpapi"
 	"github.com/backhaul/backhaul/internal/loads"
 	"github.com/backhaul/backhaul/internal/market"
+	"github.com/backhaul/backhaul/internal/matching"
 	"github.com/backhaul/backhaul/internal/modules"
 	"github.com/backhaul/backhaul/internal/optimize"
 	"github.com/backhaul/backhaul/internal/ratelimit"
@@ -51,7 +52,7 @@ var Targets = []string{
 var owned = map[string][]string{
 	"load-service":         loads.Prefixes,
 	"driver-service":       drivers.Prefixes,
-	"load-matching":        {"/api/v1/matches", "/api/v1/recommendations"},
+	"load-matching":        matching.Prefixes,
 	"tracking-service":     tracking.Prefixes,
 	"notification-service": {"/api/v1/notifications", "/api/v1/webhooks"},
 	"optimization-engine":  optimize.Prefixes,
@@ -79,8 +80,11 @@ type App struct {
 	drivers  *drivers.Service
 	loads    *loads.Service
 	optimize *optimize.Service
-	tracking *tracking.Service
+	// tracking is set when the tracking-service runs here; modules that
+	// start before it read it at call time.
+	tracking atomic.Pointer[tracking.Service]
 	market   *market.Service
+	matching *matching.Service
 
 	remote []string                        // API prefixes served by other processes
 	gw     atomic.Pointer[gateway.Gateway] // set when the api-gateway runs here
@@ -116,7 +120,8 @@ func (a *App) register() {
 	m.Register("optimization-engine", a.initOptimize, modules.Public(), modules.DependsOn("server"))
 	m.Register("tracking-service", a.initTracking, modules.Public(), modules.DependsOn("server"))
 	m.Register("market-intelligence", a.initMarket, modules.Public(), modules.DependsOn("server"))
-	for _, t := range []string{"load-matching", "notification-service"} {
+	m.Register("load-matching", a.initMatching, modules.Public(), modules.DependsOn("server"))
+	for _, t := range []string{"notification-service"} {
 		m.Register(t, a.routes(nil), modules.Public(), modules.DependsOn("server"))
 	}
 }
@@ -388,7 +393,7 @@ func (a *App) initTracking(context.Context) (modules.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.tracking = svc
+	a.tracking.Store(svc)
 	svc.Routes(a.api)
 	return runner{&service{run: svc.Run, stop: func(context.Context) error { svc.Close(); return nil }}}, nil
 }
@@ -396,6 +401,19 @@ func (a *App) initTracking(context.Context) (modules.Service, error) {
 func (a *App) initMarket(context.Context) (modules.Service, error) {
 	a.market.Routes(a.api)
 	return runner{&service{run: a.market.Run}}, nil
+}
+
+func (a *App) initMatching(context.Context) (modules.Service, error) {
+	// Live positions come from the tracking service when it runs in this
+	// process (it may start after matching, so they are looked up lazily).
+	deps := matching.Deps{Miles: geo.DefaultCircuity, Outlook: outlook{a.market}, Positions: positions{a}}
+	svc, err := matching.New(a.db, a.bus, deps, a.log, a.reg, matching.Options{})
+	if err != nil {
+		return nil, err
+	}
+	a.matching = svc
+	svc.Routes(a.api)
+	return runner{&service{run: svc.Run}}, nil
 }
 
 func (a *App) initGateway(context.Context) (modules.Service, error) {

@@ -66,3 +66,31 @@ func TestQuoteWithoutHistory(t *testing.T) {
 	}
 	p.must(401, "POST", "/api/v1/quotes", "", q)
 }
+
+// The load-matching target recommends a freshly posted load to a nearby
+// driver, with its reasons, through the gateway.
+func TestRecommendationsThroughTheGateway(t *testing.T) {
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) {
+			p := start(t, config(t, engine))
+			w := newWorld(t, p)
+			id := str(p.must(201, "POST", "/api/v1/loads", w.shipper.Token, loadInput()), "id")
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				r := p.call("GET", "/api/v1/recommendations/drivers/"+w.driverID+"/loads", w.dispatcher.Token, nil)
+				if r.Status == 200 && strings.Contains(string(r.Body), id) {
+					if !strings.Contains(string(r.Body), "deadhead_miles") {
+						t.Errorf("recommendation without its deadhead: %s", r.Body)
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("load never recommended to the nearby driver: %d %s", r.Status, r.Body)
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+			other := p.signup("carrier", "Other", "o@other.test")
+			p.must(404, "GET", "/api/v1/recommendations/drivers/"+w.driverID+"/loads", other.Token, nil)
+		})
+	}
+}
