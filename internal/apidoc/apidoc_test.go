@@ -22,8 +22,16 @@ import (
 	"github.com/backhaul/backhaul/internal/auth"
 	"github.com/backhaul/backhaul/internal/drivers"
 	"github.com/backhaul/backhaul/internal/freight"
+	"github.com/backhaul/backhaul/internal/geo"
 	"github.com/backhaul/backhaul/internal/httpapi"
 	"github.com/backhaul/backhaul/internal/loads"
+	"github.com/backhaul/backhaul/internal/market"
+	"github.com/backhaul/backhaul/internal/market/areas"
+	"github.com/backhaul/backhaul/internal/market/ratemodel"
+	"github.com/backhaul/backhaul/internal/optimize"
+	"github.com/backhaul/backhaul/internal/tracking"
+	"github.com/backhaul/backhaul/internal/tracking/ingest"
+	"github.com/backhaul/backhaul/internal/tracking/latest"
 )
 
 func mustParse(t testing.TB) *document {
@@ -93,7 +101,8 @@ func TestDocumentBasics(t *testing.T) {
 			t.Errorf("tag %s has no description", tg.Name)
 		}
 	}
-	wantTags := []string{"accounts", "loads", "bookings", "board", "carriers", "drivers", "trucks", "operations"}
+	wantTags := []string{"accounts", "loads", "bookings", "board", "carriers", "drivers", "trucks",
+		"optimization-engine", "tracking-service", "market-intelligence", "operations"}
 	if !slices.Equal(gotTags, wantTags) {
 		t.Errorf("tags: got %v, want %v", gotTags, wantTags)
 	}
@@ -389,7 +398,10 @@ func TestDocumentMatchesRoutes(t *testing.T) {
 	}
 
 	registered := map[route]string{}
-	for _, file := range []string{"../accounts/http.go", "../drivers/http.go", "../loads/http.go", "apidoc.go"} {
+	// The tracking service registers its per-load views and live streams
+	// in live.go.
+	for _, file := range []string{"../accounts/http.go", "../drivers/http.go", "../loads/http.go",
+		"../optimize/http.go", "../tracking/http.go", "../tracking/live.go", "../market/http.go", "apidoc.go"} {
 		for _, r := range registeredRoutes(t, file, handleFunc) {
 			registered[r] = file
 		}
@@ -627,6 +639,48 @@ func TestSchemasMatchGoTypes(t *testing.T) {
 		{"DriverPage", reflect.TypeFor[httpapi.Page[freight.Driver]](), true, nil},
 		{"Truck", reflect.TypeFor[freight.Truck](), true, nil},
 
+		{"JobProblemSummary", reflect.TypeFor[optimize.ProblemSummary](), true, nil},
+		{"JobProgress", reflect.TypeFor[optimize.JobProgress](), true, nil},
+		{"JobResult", reflect.TypeFor[optimize.Result](), true, nil},
+		{"Job", reflect.TypeFor[optimize.Job](), true, nil},
+		{"JobPage", reflect.TypeFor[httpapi.Page[optimize.Job]](), true, nil},
+		{"JobProgressPoint", reflect.TypeFor[optimize.Point](), true, nil},
+
+		{"PositionRejection", reflect.TypeFor[ingest.Rejection](), true, nil},
+		{"PositionBatchResult", reflect.TypeFor[tracking.Result](), true, nil},
+		{"DriverPosition", reflect.TypeFor[latest.Fix](), true, nil},
+		{"NearbyDriver", reflect.TypeFor[latest.Near](), true, nil},
+		{"TrackPoint", reflect.TypeFor[tracking.TrackPoint](), true, nil},
+		{"Track", reflect.TypeFor[tracking.Track](), true, nil},
+		{"Rollup", reflect.TypeFor[tracking.Rollup](), true, nil},
+		{"ETA", reflect.TypeFor[tracking.ETA](), true, nil},
+		{"Visit", reflect.TypeFor[tracking.Visit](), true, nil},
+		{"LoadTracking", reflect.TypeFor[tracking.LoadTracking](), true, nil},
+
+		{"AreaRef", reflect.TypeFor[market.AreaRef](), true, nil},
+		{"MoneyRange", reflect.TypeFor[market.Range[freight.Money]](), true, nil},
+		{"RatePerMileRange", reflect.TypeFor[market.Range[float64]](), true, nil},
+		{"RateFactor", reflect.TypeFor[ratemodel.Factor](), true, nil},
+		{"ModelMetrics", reflect.TypeFor[ratemodel.Metrics](), true, nil},
+		{"RateModel", reflect.TypeFor[market.Model](), true, nil},
+		{"RateQuote", reflect.TypeFor[market.RateQuote](), true, nil},
+		{"GeoPoint", reflect.TypeFor[geo.Point](), true, nil},
+		{"MarketArea", reflect.TypeFor[areas.Area](), true, nil},
+		{"MarketLive", reflect.TypeFor[market.Live](), true, nil},
+		{"AreaSummary", reflect.TypeFor[market.AreaSummary](), true, nil},
+		{"IndexWindow", reflect.TypeFor[market.IndexWindow](), true, nil},
+		{"RateIndex", reflect.TypeFor[market.RateIndex](), true, nil},
+		{"DayForecast", reflect.TypeFor[market.DayForecast](), true, nil},
+		{"EquipmentMarket", reflect.TypeFor[market.EquipmentMarket](), true, nil},
+		{"AreaMarket", reflect.TypeFor[market.AreaMarket](), true, nil},
+		{"HeatItem", reflect.TypeFor[market.HeatItem](), true, nil},
+		{"HotMarkets", reflect.TypeFor[market.HotMarkets](), true, nil},
+		{"ReloadOutlook", reflect.TypeFor[market.Outlook](), true, nil},
+		{"LaneWeek", reflect.TypeFor[market.LaneWeek](), true, nil},
+		{"LaneHistory", reflect.TypeFor[market.LaneHistory](), true, nil},
+		{"TrainingRun", reflect.TypeFor[market.TrainingRun](), true, nil},
+		{"RunReport", reflect.TypeFor[market.RunReport](), true, nil},
+
 		{"SignupInput", reflect.TypeFor[accounts.SignupInput](), false, nil},
 		{"LoginInput", reflect.TypeFor[accounts.LoginInput](), false, nil},
 		{"UserInput", reflect.TypeFor[accounts.UserInput](), false, nil},
@@ -641,6 +695,10 @@ func TestSchemasMatchGoTypes(t *testing.T) {
 		// The server stamps the time a clock is reported; a client's is ignored.
 		{"HOSClockInput", reflect.TypeFor[freight.HOSClock](), false, []string{"updated_at"}},
 		{"TruckInput", reflect.TypeFor[freight.TruckInput](), false, nil},
+		{"JobInput", reflect.TypeFor[optimize.JobRequest](), false, nil},
+		{"JobProblem", reflect.TypeFor[optimize.Problem](), false, nil},
+		{"PositionReport", reflect.TypeFor[ingest.Point](), false, nil},
+		{"QuoteInput", reflect.TypeFor[market.QuoteRequest](), false, nil},
 	}
 	// The schema each nested Go type is documented by, in responses and in
 	// requests.
@@ -653,7 +711,8 @@ func TestSchemasMatchGoTypes(t *testing.T) {
 		for name, typ := range map[string]reflect.Type{
 			"Equipment": reflect.TypeFor[freight.Equipment](), "LoadStatus": reflect.TypeFor[freight.LoadStatus](),
 			"DriverStatus": reflect.TypeFor[freight.DriverStatus](), "Role": reflect.TypeFor[freight.Role](),
-			"OrgKind": reflect.TypeFor[freight.OrgKind](),
+			"OrgKind": reflect.TypeFor[freight.OrgKind](), "JobPriority": reflect.TypeFor[optimize.Priority](),
+			"JobStatus": reflect.TypeFor[optimize.Status](), "RejectionReason": reflect.TypeFor[ingest.Reason](),
 		} {
 			named[side][typ] = name
 		}
@@ -691,6 +750,9 @@ func TestSchemasMatchGoTypes(t *testing.T) {
 				elem := bare
 				if bare.Kind() == reflect.Slice {
 					elem = bare.Elem()
+				}
+				for elem.Kind() == reflect.Pointer {
+					elem = elem.Elem()
 				}
 				want := named[m.response][elem]
 				ref := p.Ref
@@ -778,6 +840,12 @@ func TestEnumsMatchDomain(t *testing.T) {
 		{"SignupInput.org_kind", enumOf(t, sc["SignupInput"].Properties.Values["org_kind"]), strs(freight.SignupKinds)},
 		{"APIKeyInput.role", enumOf(t, sc["APIKeyInput"].Properties.Values["role"]), strs(slices.DeleteFunc(slices.Clone(freight.Roles), func(r freight.Role) bool { return r == freight.RoleAdmin }))},
 		{"BookingStatus", enumOf(t, sc["BookingStatus"]), []string{freight.BookingActive, freight.BookingCancelled}},
+		{"JobStatus", enumOf(t, sc["JobStatus"]), strs(optimize.Statuses)},
+		{"JobPriority", enumOf(t, sc["JobPriority"]), strs(optimize.Priorities)},
+		{"RejectionReason", enumOf(t, sc["RejectionReason"]), strs(ingest.Reasons)},
+		{"Stop", enumOf(t, sc["Stop"]), []string{tracking.StopPickup, tracking.StopDelivery}},
+		{"TrainingRun.status", enumOf(t, sc["TrainingRun"].Properties.Values["status"]), []string{market.RunQueued, market.RunRunning, market.RunAccepted, market.RunRejected, market.RunFailed}},
+		{"TrainingRun.trigger", enumOf(t, sc["TrainingRun"].Properties.Values["trigger"]), []string{market.TriggerOperator, market.TriggerSchedule, market.TriggerImport}},
 		{"Problem.code", enumOf(t, sc["Problem"].Properties.Values["code"]), []string{freight.EINVALID, freight.ENOTFOUND, freight.ECONFLICT,
 			freight.EUNAUTHORIZED, freight.EFORBIDDEN, freight.ETOOLARGE, freight.ERATELIMIT, freight.EUNAVAILABLE, freight.EINTERNAL, "bad_gateway"}},
 	}
@@ -830,6 +898,9 @@ func TestLimitsMatchDomain(t *testing.T) {
 		{"HOSClockInput.window_left_min", prop("HOSClockInput", "window_left_min"), minutes(freight.MaxWindow)},
 		{"HOSClockInput.cycle_left_min", prop("HOSClockInput", "cycle_left_min"), minutes(freight.MaxCycle70)},
 		{"HOSClockInput.until_break_min", prop("HOSClockInput", "until_break_min"), minutes(freight.BreakAfter)},
+		{"JobInput.time_limit_s", prop("JobInput", "time_limit_s"), optimize.MaxTimeLimit.Seconds()},
+		{"QuoteInput.weight_lbs", prop("QuoteInput", "weight_lbs"), freight.MaxLoadLbs},
+		{"RateQuote.weight_lbs", prop("RateQuote", "weight_lbs"), freight.MaxLoadLbs},
 	}
 	for _, c := range maxima {
 		switch {
@@ -837,6 +908,23 @@ func TestLimitsMatchDomain(t *testing.T) {
 			t.Errorf("%s: no maximum, want %v", c.name, c.want)
 		case *c.s.Maximum != c.want:
 			t.Errorf("%s: maximum %v, want %v", c.name, *c.s.Maximum, c.want)
+		}
+	}
+	if p := prop("JobProblem", "instance"); p.MaxLength == nil || *p.MaxLength != optimize.MaxInstanceBytes {
+		t.Errorf("JobProblem.instance: maxLength %s, want %d", ptrText(p.MaxLength), optimize.MaxInstanceBytes)
+	}
+	defaults := []struct {
+		name string
+		s    *schema
+		want string
+	}{
+		{"JobInput.priority", prop("JobInput", "priority"), string(optimize.PriorityNormal)},
+		{"JobInput.time_limit_s", prop("JobInput", "time_limit_s"), fmt.Sprint(optimize.DefaultTimeLimit.Seconds())},
+		{"JobInput.seed", prop("JobInput", "seed"), fmt.Sprint(optimize.DefaultSeed)},
+	}
+	for _, c := range defaults {
+		if got := plainValue(c.s.Default); got != c.want {
+			t.Errorf("%s: default %s, want %s", c.name, got, c.want)
 		}
 	}
 	for _, name := range []string{"SignupInput", "UserInput"} {
@@ -1045,6 +1133,227 @@ func BenchmarkRender(b *testing.B) {
 	for b.Loop() {
 		if _, err := render(d); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// ptrText prints an optional number of the document, "none" when absent.
+func ptrText[T int | float64](p *T) string {
+	if p == nil {
+		return "none"
+	}
+	return fmt.Sprint(*p)
+}
+
+// handlerBodies maps each route a Go file registers with
+// mux.HandleFunc("METHOD /path", s.handleX) to the source of handleX.
+func handlerBodies(t *testing.T, files ...string) map[route]string {
+	t.Helper()
+	var all strings.Builder
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all.Write(src)
+	}
+	src := all.String()
+	out := map[route]string{}
+	for _, m := range regexp.MustCompile(`mux\.HandleFunc\("([A-Z]+) (/[^"]*)", s\.(\w+)\)`).FindAllStringSubmatch(src, -1) {
+		start := strings.Index(src, "func (s *Service) "+m[3]+"(")
+		if start < 0 {
+			t.Fatalf("handler %s of %s %s not found", m[3], m[1], m[2])
+		}
+		body := src[start:]
+		if end := strings.Index(body, "\n}\n"); end > 0 {
+			body = body[:end]
+		}
+		out[route{m[1], m[2]}] = body
+	}
+	return out
+}
+
+// TestQueryParametersMatchHandlers reads the handlers of the services whose
+// query parameters are parsed inline: every query parameter a handler reads
+// is documented on its operation and every documented one is read, and a
+// page size bounded with httpapi.Limit has the documented default and
+// maximum.
+func TestQueryParametersMatchHandlers(t *testing.T) {
+	d := mustParse(t)
+	handlers := handlerBodies(t, "../optimize/http.go", "../tracking/http.go", "../tracking/live.go", "../market/http.go")
+	if len(handlers) < 20 {
+		t.Fatalf("found %d handlers, want every route of the three services; has the registration style changed?", len(handlers))
+	}
+	reads := []*regexp.Regexp{
+		regexp.MustCompile(`Query\(\)\.Get\("([a-z_0-9]+)"\)`),
+		regexp.MustCompile(`\bq\.Get\("([a-z_0-9]+)"\)`),
+		regexp.MustCompile(`floatParam\(r, "([a-z_0-9]+)"`),
+		regexp.MustCompile(`place\("([a-z_0-9]+)"\)`),
+	}
+	limitCall := regexp.MustCompile(`httpapi\.Limit\(r, (\d+), (\d+)\)`)
+	for r, body := range handlers {
+		t.Run(r.String(), func(t *testing.T) {
+			item := d.Paths.Values[r.path]
+			if item == nil {
+				t.Fatal("not documented")
+			}
+			var op *operation
+			for _, mo := range item.operations() {
+				if mo.Method == r.method {
+					op = mo.Op
+				}
+			}
+			if op == nil {
+				t.Fatal("not documented")
+			}
+			params, err := d.opParameters(item, op)
+			if err != nil {
+				t.Fatal(err)
+			}
+			documented := map[string]*parameter{}
+			for _, p := range params {
+				if p.In == "query" {
+					documented[p.Name] = p
+				}
+			}
+			read := map[string]bool{}
+			for _, re := range reads {
+				for _, m := range re.FindAllStringSubmatch(body, -1) {
+					read[m[1]] = true
+				}
+			}
+			if strings.Contains(body, "s.rangeParams(r,") {
+				read["from"], read["to"] = true, true
+			}
+			if m := limitCall.FindStringSubmatch(body); m != nil {
+				read["limit"] = true
+				if p := documented["limit"]; p != nil && p.Schema != nil {
+					if got := plainValue(p.Schema.Default); got != m[1] {
+						t.Errorf("limit: default %s, want %s", got, m[1])
+					}
+					if got := ptrText(p.Schema.Maximum); got != m[2] {
+						t.Errorf("limit: maximum %s, want %s", got, m[2])
+					}
+				}
+			}
+			for name := range read {
+				if documented[name] == nil {
+					t.Errorf("the handler reads query parameter %q, which is not documented", name)
+				}
+			}
+			for name := range documented {
+				if !read[name] {
+					t.Errorf("query parameter %q is documented but the handler does not read it", name)
+				}
+			}
+		})
+	}
+}
+
+// TestEventStreamsMatchHandlers checks the server-sent event names
+// documented for each stream against the names the handlers write.
+func TestEventStreamsMatchHandlers(t *testing.T) {
+	d := mustParse(t)
+	// documentedEvents lists the "event" constants of a stream's schema,
+	// whether one event or a oneOf of them.
+	documentedEvents := func(name string) []string {
+		s := d.Components.Schemas.Values[name]
+		if s == nil {
+			t.Fatalf("no schema %s", name)
+		}
+		parts := s.OneOf
+		if len(parts) == 0 {
+			parts = []*schema{s}
+		}
+		var out []string
+		for _, part := range parts {
+			p, _, err := d.schemaOf(part)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			ev := p.Properties.Values["event"]
+			if ev == nil || ev.Const == nil {
+				t.Fatalf("%s: an event without a constant name", name)
+			}
+			out = append(out, plainValue(ev.Const))
+		}
+		return slices.Sorted(slices.Values(out))
+	}
+	written := func(file string, re *regexp.Regexp) []string {
+		src, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, m := range re.FindAllStringSubmatch(string(src), -1) {
+			if !slices.Contains(out, m[1]) {
+				out = append(out, m[1])
+			}
+		}
+		return slices.Sorted(slices.Values(out))
+	}
+	cases := []struct {
+		schema string
+		got    []string
+		paths  []string
+	}{
+		{"JobEvent", written("../optimize/http.go", regexp.MustCompile(`writeEvent\(w, "([a-z_]+)"`)), []string{"/api/v1/jobs/{id}/events"}},
+		{"PositionEvent", written("../tracking/live.go", regexp.MustCompile(`"event: ([a-z_]+)\\n`)),
+			[]string{"/api/v1/tracking/loads/{id}/stream", "/api/v1/tracking/fleet/stream", "/api/v1/tracking/network/stream"}},
+	}
+	for _, c := range cases {
+		want := documentedEvents(c.schema)
+		if len(c.got) == 0 || !slices.Equal(c.got, want) {
+			t.Errorf("%s: the handlers write events %v, the document has %v", c.schema, c.got, want)
+		}
+		for _, path := range c.paths {
+			item := d.Paths.Values[path]
+			if item == nil || item.Get == nil {
+				t.Errorf("no GET %s", path)
+				continue
+			}
+			r, err := d.responseOf(item.Get.Responses.Values["200"])
+			if err != nil {
+				t.Fatalf("GET %s: %v", path, err)
+			}
+			mt := r.Content.Values["text/event-stream"]
+			if mt == nil || mt.Schema == nil || mt.Schema.Ref != "#/components/schemas/"+c.schema {
+				t.Errorf("GET %s: 200 is not text/event-stream with the %s schema", path, c.schema)
+			}
+		}
+	}
+}
+
+// TestPositionContentTypes checks that each media type documented for a
+// batch of positions is one the ingest handler accepts.
+func TestPositionContentTypes(t *testing.T) {
+	d := mustParse(t)
+	src, err := os.ReadFile("../tracking/http.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var accepted []string
+	for _, m := range regexp.MustCompile(`mt == "([a-z/+.-]+)"`).FindAllStringSubmatch(string(src), -1) {
+		accepted = append(accepted, m[1])
+	}
+	if len(accepted) < 2 {
+		t.Fatalf("found %d accepted media types in ../tracking/http.go; has its style changed?", len(accepted))
+	}
+	item := d.Paths.Values["/api/v1/positions"]
+	if item == nil || item.Post == nil || item.Post.RequestBody == nil {
+		t.Fatal("no POST /api/v1/positions with a request body")
+	}
+	b, err := d.requestBodyOf(item.Post.RequestBody)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"application/json", "application/x-ndjson"}
+	if !slices.Equal(b.Content.Keys, want) {
+		t.Errorf("media types: got %v, want %v", b.Content.Keys, want)
+	}
+	for _, mt := range b.Content.Keys {
+		if !slices.Contains(accepted, mt) {
+			t.Errorf("%s is documented, but the handler accepts only %v", mt, accepted)
 		}
 	}
 }
