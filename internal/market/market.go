@@ -39,7 +39,7 @@ type Options struct {
 	// Areas are the market areas the rate model learns lane levels for;
 	// nil means the key market areas of package areas, which scored as
 	// well as the rate model's default grid on held-back bookings and
-	// name real markets (docs/benchmarks-market-service.md).
+	// name real markets (docs/benchmarks.md, market intelligence).
 	Areas ratemodel.Areas
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time

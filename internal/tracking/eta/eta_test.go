@@ -117,7 +117,7 @@ func (d *driver) run(miles float64, c freight.HOSClock, checkpoints []float64) (
 }
 
 // TestErrorOnSimulatedTrips measures the estimate against simulated trips
-// and records the figures quoted in docs/benchmarks-tracking.md. The seed
+// and records the figures quoted in docs/benchmarks.md (tracking). The seed
 // is fixed, so the figures are too.
 func TestErrorOnSimulatedTrips(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 11))
