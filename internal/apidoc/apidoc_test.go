@@ -23,11 +23,13 @@ import (
 	"github.com/backhaul/backhaul/internal/drivers"
 	"github.com/backhaul/backhaul/internal/freight"
 	"github.com/backhaul/backhaul/internal/geo"
+	"github.com/backhaul/backhaul/internal/hos"
 	"github.com/backhaul/backhaul/internal/httpapi"
 	"github.com/backhaul/backhaul/internal/loads"
 	"github.com/backhaul/backhaul/internal/market"
 	"github.com/backhaul/backhaul/internal/market/areas"
 	"github.com/backhaul/backhaul/internal/market/ratemodel"
+	"github.com/backhaul/backhaul/internal/matching"
 	"github.com/backhaul/backhaul/internal/optimize"
 	"github.com/backhaul/backhaul/internal/tracking"
 	"github.com/backhaul/backhaul/internal/tracking/ingest"
@@ -102,7 +104,7 @@ func TestDocumentBasics(t *testing.T) {
 		}
 	}
 	wantTags := []string{"accounts", "loads", "bookings", "board", "carriers", "drivers", "trucks",
-		"optimization-engine", "tracking-service", "market-intelligence", "operations"}
+		"optimization-engine", "tracking-service", "market-intelligence", "load-matching", "operations"}
 	if !slices.Equal(gotTags, wantTags) {
 		t.Errorf("tags: got %v, want %v", gotTags, wantTags)
 	}
@@ -401,7 +403,7 @@ func TestDocumentMatchesRoutes(t *testing.T) {
 	// The tracking service registers its per-load views and live streams
 	// in live.go.
 	for _, file := range []string{"../accounts/http.go", "../drivers/http.go", "../loads/http.go",
-		"../optimize/http.go", "../tracking/http.go", "../tracking/live.go", "../market/http.go", "apidoc.go"} {
+		"../optimize/http.go", "../tracking/http.go", "../tracking/live.go", "../market/http.go", "../matching/http.go", "apidoc.go"} {
 		for _, r := range registeredRoutes(t, file, handleFunc) {
 			registered[r] = file
 		}
@@ -540,7 +542,8 @@ func TestReferencePage(t *testing.T) {
 }
 
 // goFields lists the JSON fields of a struct type as encoding/json sees
-// them, with whether each is always present (no omitempty).
+// them, with whether each is always present (neither omitempty nor
+// omitzero).
 func goFields(t reflect.Type) (names []string, always map[string]bool, types map[string]reflect.Type) {
 	always, types = map[string]bool{}, map[string]reflect.Type{}
 	var walk func(t reflect.Type)
@@ -567,7 +570,7 @@ func goFields(t reflect.Type) (names []string, always map[string]bool, types map
 				name = f.Name
 			}
 			names = append(names, name)
-			always[name] = !strings.Contains(opts, "omitempty")
+			always[name] = !slices.ContainsFunc(strings.Split(opts, ","), func(o string) bool { return o == "omitempty" || o == "omitzero" })
 			types[name] = f.Type
 		}
 	}
@@ -681,6 +684,30 @@ func TestSchemasMatchGoTypes(t *testing.T) {
 		{"TrainingRun", reflect.TypeFor[market.TrainingRun](), true, nil},
 		{"RunReport", reflect.TypeFor[market.RunReport](), true, nil},
 
+		{"MatchDriver", reflect.TypeFor[matching.DriverView](), true, nil},
+		{"MatchStart", reflect.TypeFor[matching.StartView](), true, nil},
+		{"MatchFactors", reflect.TypeFor[matching.Factors](), true, nil},
+		{"ScoreContribution", reflect.TypeFor[matching.Contribution](), true, nil},
+		{"RankChange", reflect.TypeFor[matching.Change](), true, nil},
+		{"ScheduleStep", reflect.TypeFor[hos.Step](), true, nil},
+		{"MatchSearch", reflect.TypeFor[matching.Search](), true, nil},
+		{"Recommendation", reflect.TypeFor[matching.Recommendation](), true, nil},
+		{"LoadsForDriver", reflect.TypeFor[matching.LoadsForDriver](), true, nil},
+		{"DriversForLoad", reflect.TypeFor[matching.DriversForLoad](), true, nil},
+		{"ChainLeg", reflect.TypeFor[matching.ChainLeg](), true, nil},
+		{"Chain", reflect.TypeFor[matching.Chain](), true, nil},
+		{"ChainsForDriver", reflect.TypeFor[matching.ChainsForDriver](), true, nil},
+		{"PreferredLane", reflect.TypeFor[matching.Lane](), true, nil},
+		{"NoGoArea", reflect.TypeFor[matching.Area](), true, nil},
+		{"DriverPreferences", reflect.TypeFor[matching.Preferences](), true, nil},
+		{"FleetAssignment", reflect.TypeFor[matching.Assignment](), true, nil},
+		{"GreedyBaseline", reflect.TypeFor[matching.Baseline](), true, nil},
+		{"FleetAssignResult", reflect.TypeFor[matching.AssignResult](), true, nil},
+		{"MatchItem", reflect.TypeFor[matching.MatchItem](), true, nil},
+		{"MatchResult", reflect.TypeFor[matching.MatchResult](), true, nil},
+		{"MatchRequest", reflect.TypeFor[matching.MatchRequest](), true, nil},
+		{"MatchRequestPage", reflect.TypeFor[httpapi.Page[matching.MatchRequest]](), true, nil},
+
 		{"SignupInput", reflect.TypeFor[accounts.SignupInput](), false, nil},
 		{"LoginInput", reflect.TypeFor[accounts.LoginInput](), false, nil},
 		{"UserInput", reflect.TypeFor[accounts.UserInput](), false, nil},
@@ -699,6 +726,9 @@ func TestSchemasMatchGoTypes(t *testing.T) {
 		{"JobProblem", reflect.TypeFor[optimize.Problem](), false, nil},
 		{"PositionReport", reflect.TypeFor[ingest.Point](), false, nil},
 		{"QuoteInput", reflect.TypeFor[market.QuoteRequest](), false, nil},
+		{"PreferencesInput", reflect.TypeFor[matching.PreferencesInput](), false, nil},
+		{"FleetAssignInput", reflect.TypeFor[matching.AssignInput](), false, nil},
+		{"MatchRequestInput", reflect.TypeFor[matching.MatchRequestInput](), false, nil},
 	}
 	// The schema each nested Go type is documented by, in responses and in
 	// requests.
@@ -707,6 +737,9 @@ func TestSchemasMatchGoTypes(t *testing.T) {
 		named[m.response][m.goType] = m.schema
 	}
 	named[false][reflect.TypeFor[freight.Window]()] = "Window"
+	// Preferences are written with the lanes and areas they are read with.
+	named[false][reflect.TypeFor[matching.Lane]()] = "PreferredLane"
+	named[false][reflect.TypeFor[matching.Area]()] = "NoGoArea"
 	for _, side := range []bool{true, false} {
 		for name, typ := range map[string]reflect.Type{
 			"Equipment": reflect.TypeFor[freight.Equipment](), "LoadStatus": reflect.TypeFor[freight.LoadStatus](),
@@ -741,7 +774,7 @@ func TestSchemasMatchGoTypes(t *testing.T) {
 				}
 				p := props[name]
 				if m.response && required[name] != always[name] {
-					t.Errorf("%s: required is %v, want %v (required exactly when the Go field has no omitempty)", name, required[name], always[name])
+					t.Errorf("%s: required is %v, want %v (required exactly when the Go field has neither omitempty nor omitzero)", name, required[name], always[name])
 				}
 				bare := gt
 				for bare.Kind() == reflect.Pointer {
@@ -846,6 +879,10 @@ func TestEnumsMatchDomain(t *testing.T) {
 		{"Stop", enumOf(t, sc["Stop"]), []string{tracking.StopPickup, tracking.StopDelivery}},
 		{"TrainingRun.status", enumOf(t, sc["TrainingRun"].Properties.Values["status"]), []string{market.RunQueued, market.RunRunning, market.RunAccepted, market.RunRejected, market.RunFailed}},
 		{"TrainingRun.trigger", enumOf(t, sc["TrainingRun"].Properties.Values["trigger"]), []string{market.TriggerOperator, market.TriggerSchedule, market.TriggerImport}},
+		{"MatchRequest.kind", enumOf(t, sc["MatchRequest"].Properties.Values["kind"]), []string{matching.KindDriver, matching.KindLoad}},
+		{"MatchRequest.status", enumOf(t, sc["MatchRequest"].Properties.Values["status"]), []string{matching.RequestQueued, matching.RequestDone, matching.RequestFailed}},
+		{"MatchRequest.source", enumOf(t, sc["MatchRequest"].Properties.Values["source"]), []string{matching.SourceLoadPosted, matching.SourceDriverAvailable, matching.SourceDispatcher}},
+		{"ScheduleStep.kind", enumOf(t, sc["ScheduleStep"].Properties.Values["kind"]), strs([]hos.StepKind{hos.StepDrive, hos.StepWork, hos.StepWait, hos.StepBreak, hos.StepRest, hos.StepRestart})},
 		{"Problem.code", enumOf(t, sc["Problem"].Properties.Values["code"]), []string{freight.EINVALID, freight.ENOTFOUND, freight.ECONFLICT,
 			freight.EUNAUTHORIZED, freight.EFORBIDDEN, freight.ETOOLARGE, freight.ERATELIMIT, freight.EUNAVAILABLE, freight.EINTERNAL, "bad_gateway"}},
 	}
@@ -1146,44 +1183,68 @@ func ptrText[T int | float64](p *T) string {
 }
 
 // handlerBodies maps each route a Go file registers with
-// mux.HandleFunc("METHOD /path", s.handleX) to the source of handleX.
-func handlerBodies(t *testing.T, files ...string) map[route]string {
+// mux.HandleFunc("METHOD /path", s.handleX) to the source of handleX. Each
+// service is a package of its own, given as the list of its files,
+// so that two services may name a handler alike.
+func handlerBodies(t *testing.T, services ...[]string) map[route]string {
 	t.Helper()
-	var all strings.Builder
-	for _, f := range files {
-		src, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		all.Write(src)
-	}
-	src := all.String()
 	out := map[route]string{}
-	for _, m := range regexp.MustCompile(`mux\.HandleFunc\("([A-Z]+) (/[^"]*)", s\.(\w+)\)`).FindAllStringSubmatch(src, -1) {
-		start := strings.Index(src, "func (s *Service) "+m[3]+"(")
-		if start < 0 {
-			t.Fatalf("handler %s of %s %s not found", m[3], m[1], m[2])
+	for _, files := range services {
+		var all strings.Builder
+		for _, f := range files {
+			src, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			all.Write(src)
 		}
-		body := src[start:]
-		if end := strings.Index(body, "\n}\n"); end > 0 {
-			body = body[:end]
+		src := all.String()
+		for _, m := range regexp.MustCompile(`mux\.HandleFunc\("([A-Z]+) (/[^"]*)", s\.(\w+)\)`).FindAllStringSubmatch(src, -1) {
+			body := funcBody(src, "func (s *Service) "+m[3]+"(")
+			if body == "" {
+				t.Fatalf("handler %s of %s %s not found in %v", m[3], m[1], m[2], files)
+			}
+			out[route{m[1], m[2]}] = body
 		}
-		out[route{m[1], m[2]}] = body
 	}
 	return out
 }
 
+// funcBody is the source of the function whose declaration starts with
+// head, or "" when there is none.
+func funcBody(src, head string) string {
+	start := strings.Index(src, head)
+	if start < 0 {
+		return ""
+	}
+	body := src[start:]
+	if end := strings.Index(body, "\n}\n"); end > 0 {
+		body = body[:end]
+	}
+	return body
+}
+
 // TestQueryParametersMatchHandlers reads the handlers of the services whose
 // query parameters are parsed inline: every query parameter a handler reads
-// is documented on its operation and every documented one is read, and a
-// page size bounded with httpapi.Limit has the documented default and
-// maximum.
+// is documented on its operation and every documented one is read, a page
+// size bounded with httpapi.Limit has the documented default and maximum,
+// and a number a query parser bounds has the documented minimum and
+// maximum. A handler that hands the query to a parser of its package
+// (ParseXxxQuery(r.URL.Query())) reads what that parser reads.
 func TestQueryParametersMatchHandlers(t *testing.T) {
 	d := mustParse(t)
-	handlers := handlerBodies(t, "../optimize/http.go", "../tracking/http.go", "../tracking/live.go", "../market/http.go")
-	if len(handlers) < 20 {
-		t.Fatalf("found %d handlers, want every route of the three services; has the registration style changed?", len(handlers))
+	handlers := handlerBodies(t, []string{"../optimize/http.go"}, []string{"../tracking/http.go", "../tracking/live.go"},
+		[]string{"../market/http.go"}, []string{"../matching/http.go"})
+	if len(handlers) < 29 {
+		t.Fatalf("found %d handlers, want every route of the four services; has the registration style changed?", len(handlers))
 	}
+	parserSrc, err := os.ReadFile("../matching/recommend.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parserCall := regexp.MustCompile(`\b(Parse\w+Query)\(r\.URL\.Query\(\)\)`)
+	boundedNum := regexp.MustCompile(`\bnum\("([a-z_0-9]+)", (\d+), (\d+),`)
+	parsers := 0
 	reads := []*regexp.Regexp{
 		regexp.MustCompile(`Query\(\)\.Get\("([a-z_0-9]+)"\)`),
 		regexp.MustCompile(`\bq\.Get\("([a-z_0-9]+)"\)`),
@@ -1216,7 +1277,28 @@ func TestQueryParametersMatchHandlers(t *testing.T) {
 					documented[p.Name] = p
 				}
 			}
+			for _, m := range parserCall.FindAllStringSubmatch(body, -1) {
+				parser := funcBody(string(parserSrc), "func "+m[1]+"(")
+				if parser == "" {
+					t.Fatalf("the handler calls %s, which is not in ../matching/recommend.go", m[1])
+				}
+				parsers++
+				body += "\n" + parser
+			}
 			read := map[string]bool{}
+			for _, m := range boundedNum.FindAllStringSubmatch(body, -1) {
+				read[m[1]] = true
+				p := documented[m[1]]
+				if p == nil || p.Schema == nil {
+					continue
+				}
+				if got := ptrText(p.Schema.Minimum); got != m[2] {
+					t.Errorf("%s: minimum %s, want %s", m[1], got, m[2])
+				}
+				if got := ptrText(p.Schema.Maximum); got != m[3] {
+					t.Errorf("%s: maximum %s, want %s", m[1], got, m[3])
+				}
+			}
 			for _, re := range reads {
 				for _, m := range re.FindAllStringSubmatch(body, -1) {
 					read[m[1]] = true
@@ -1247,6 +1329,9 @@ func TestQueryParametersMatchHandlers(t *testing.T) {
 				}
 			}
 		})
+	}
+	if parsers < 3 {
+		t.Errorf("followed %d calls of a query parser, want the three of the load-matching service; has its style changed?", parsers)
 	}
 }
 
@@ -1355,5 +1440,294 @@ func TestPositionContentTypes(t *testing.T) {
 		if !slices.Contains(accepted, mt) {
 			t.Errorf("%s is documented, but the handler accepts only %v", mt, accepted)
 		}
+	}
+}
+
+// sourceValues lists, sorted and once each, the first group of every match
+// of re in a Go source file, failing when there is none so that a change of
+// style cannot pass unnoticed.
+func sourceValues(t *testing.T, file string, re *regexp.Regexp) []string {
+	t.Helper()
+	src, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, m := range re.FindAllStringSubmatch(string(src), -1) {
+		if !slices.Contains(out, m[1]) {
+			out = append(out, m[1])
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("%s: no match of %s; has its style changed?", file, re)
+	}
+	return slices.Sorted(slices.Values(out))
+}
+
+// TestMatchingNamesMatchCode checks the fixed names of the load-matching
+// answers that the service keeps in unexported constants and literals
+// against its source: score factors, exclusion reasons, where a driver's
+// trip starts, where a reload outlook comes from, and scopes.
+func TestMatchingNamesMatchCode(t *testing.T) {
+	d := mustParse(t)
+	sc := d.Components.Schemas.Values
+	prop := func(schemaName, field string) *schema {
+		s := sc[schemaName]
+		if s == nil || s.Properties.Values[field] == nil {
+			t.Fatalf("no %s.%s", schemaName, field)
+		}
+		return s.Properties.Values[field]
+	}
+	sorted := func(vs []string) []string { return slices.Sorted(slices.Values(vs)) }
+	factors := sourceValues(t, "../matching/score.go", regexp.MustCompile(`(?m)^\s*factor\w+\s*=\s*"([a-z_]+)"`))
+	starts := sourceValues(t, "../matching/engine.go", regexp.MustCompile(`o\.source = [^\n]*"([a-z_]+)"\n`))
+	engine, err := os.ReadFile("../matching/engine.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reloads []string
+	for _, m := range regexp.MustCompile(`return "([a-z]+)"`).FindAllStringSubmatch(funcBody(string(engine), "func sourceName("), -1) {
+		reloads = append(reloads, m[1])
+	}
+	if len(reloads) < 2 {
+		t.Fatalf("found reload sources %v in sourceName of ../matching/engine.go; has its style changed?", reloads)
+	}
+	reloads = sorted(reloads)
+	scopes := sourceValues(t, "../matching/recommend.go", regexp.MustCompile(`\bScope(?: =|:) "([a-z]+)"`))
+	requestScopes := sourceValues(t, "../matching/requests.go", regexp.MustCompile(`\.Scope = "([a-z]+)"`))
+	cases := []struct {
+		name      string
+		got, want []string
+	}{
+		{"ScoreContribution.factor", sorted(enumOf(t, prop("ScoreContribution", "factor"))), factors},
+		{"RankChange.factor", sorted(enumOf(t, prop("RankChange", "factor"))), factors},
+		{"MatchStart.source", sorted(enumOf(t, prop("MatchStart", "source"))), starts},
+		{"MatchFactors.reload_source", sorted(enumOf(t, prop("MatchFactors", "reload_source"))), reloads},
+		{"DriversForLoad.scope", sorted(enumOf(t, prop("DriversForLoad", "scope"))), scopes},
+		{"MatchRequest.scope", sorted(enumOf(t, prop("MatchRequest", "scope"))), requestScopes},
+	}
+	for _, c := range cases {
+		if !slices.Equal(c.got, c.want) {
+			t.Errorf("%s: got %v, want %v", c.name, c.got, c.want)
+		}
+	}
+
+	// The reasons a search excludes a match are keys of a map, so the
+	// document names them in prose: every one, and only those.
+	reasons := sourceValues(t, "../matching/engine.go", regexp.MustCompile(`(?m)^\s*why\w+\s*=\s*"([a-z_]+)"`))
+	var named []string
+	for _, m := range regexp.MustCompile("`([a-z_]+)`").FindAllStringSubmatch(prop("MatchSearch", "excluded").Description, -1) {
+		named = append(named, m[1])
+	}
+	if got := sorted(named); !slices.Equal(got, reasons) {
+		t.Errorf("MatchSearch.excluded names reasons %v, want %v", got, reasons)
+	}
+}
+
+// TestMatchingLimitsMatchCode checks each bound the document gives the
+// load-matching inputs against the validation the service runs, since the
+// bounds are unexported: a value at the bound is accepted and one just past
+// it is refused with an error on that field, and a documented default is
+// what an absent value becomes.
+func TestMatchingLimitsMatchCode(t *testing.T) {
+	d := mustParse(t)
+	sc := d.Components.Schemas.Values
+	prop := func(schemaName, field string) *schema {
+		s := sc[schemaName]
+		if s == nil || s.Properties.Values[field] == nil {
+			t.Fatalf("no %s.%s", schemaName, field)
+		}
+		return s.Properties.Values[field]
+	}
+	param := func(path, name string) *schema {
+		item := d.Paths.Values[path]
+		if item == nil || item.Get == nil {
+			t.Fatalf("no GET %s", path)
+		}
+		for _, p := range item.Get.Parameters {
+			if p.Name == name && p.Schema != nil {
+				return p.Schema
+			}
+		}
+		t.Fatalf("GET %s has no parameter %s", path, name)
+		return nil
+	}
+	num := func(name string, p *float64) int {
+		if p == nil {
+			t.Fatalf("%s: no bound documented", name)
+		}
+		return int(*p)
+	}
+	count := func(name string, p *int) int {
+		if p == nil {
+			t.Fatalf("%s: no bound documented", name)
+		}
+		return *p
+	}
+	// fieldErr reports whether err is a validation error on field.
+	fieldErr := func(err error, field string) bool {
+		var fe *freight.Error
+		if !errors.As(err, &fe) {
+			return false
+		}
+		for _, f := range fe.Fields {
+			if f.Field == field {
+				return true
+			}
+		}
+		return false
+	}
+	ids := func(n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprintf("id-%d", i)
+		}
+		return out
+	}
+	now := time.Date(2026, 12, 8, 19, 10, 0, 0, time.UTC)
+	floatp := func(v float64) *float64 { return &v }
+	timep := func(v time.Time) *time.Time { return &v }
+
+	recLimit := param("/api/v1/recommendations/drivers/{id}/loads", "limit")
+	if other := param("/api/v1/recommendations/loads/{id}/drivers", "limit"); !reflect.DeepEqual(other, recLimit) {
+		t.Errorf("the two recommendation limits differ: %+v and %+v", other, recLimit)
+	}
+	recParse := func(v int) error {
+		_, err := matching.ParseRecommendQuery(url.Values{"limit": {fmt.Sprint(v)}})
+		return err
+	}
+	chainParse := func(name string) func(int) error {
+		return func(v int) error {
+			_, err := matching.ParseChainQuery(url.Values{name: {fmt.Sprint(v)}})
+			return err
+		}
+	}
+	chainPath := "/api/v1/recommendations/drivers/{id}/chains"
+	area := func(radius float64) error {
+		_, err := matching.PreferencesInput{NoGoAreas: []matching.Area{{Lat: 41.88, Lon: -87.63, RadiusMiles: radius}}}.Normalize(now)
+		return err
+	}
+	assignDrivers := func(n int) error { return matching.AssignInput{DriverIDs: ids(n)}.Validate() }
+	assignLoads := func(n int) error { return matching.AssignInput{LoadIDs: ids(n)}.Validate() }
+	assignItem := func(n int) error { return matching.AssignInput{DriverIDs: []string{strings.Repeat("a", n)}}.Validate() }
+	requestTopN := func(n int) error { return matching.MatchRequestInput{DriverID: "d", TopN: n}.Validate() }
+
+	bounds := []struct {
+		name     string
+		field    string // the field an out-of-bound value is reported on
+		lo, hi   int
+		hasLo    bool
+		validate func(int) error
+	}{
+		{"limit of recommendations", "limit", num("limit", recLimit.Minimum), num("limit", recLimit.Maximum), true, recParse},
+		{"legs of chains", "legs", num("legs", param(chainPath, "legs").Minimum), num("legs", param(chainPath, "legs").Maximum), true, chainParse("legs")},
+		{"limit of chains", "limit", num("limit", param(chainPath, "limit").Minimum), num("limit", param(chainPath, "limit").Maximum), true, chainParse("limit")},
+		{"horizon_hours of chains", "horizon_hours", num("horizon_hours", param(chainPath, "horizon_hours").Minimum),
+			num("horizon_hours", param(chainPath, "horizon_hours").Maximum), true, chainParse("horizon_hours")},
+		{"MatchRequestInput.top_n", "top_n", num("top_n", prop("MatchRequestInput", "top_n").Minimum), num("top_n", prop("MatchRequestInput", "top_n").Maximum), true, requestTopN},
+		{"MatchRequestInput.driver_id", "driver_id", 0, count("driver_id", prop("MatchRequestInput", "driver_id").MaxLength), false,
+			func(n int) error {
+				return matching.MatchRequestInput{DriverID: strings.Repeat("d", max(n, 1))}.Validate()
+			}},
+		{"FleetAssignInput.driver_ids", "driver_ids", count("driver_ids", prop("FleetAssignInput", "driver_ids").MinItems),
+			count("driver_ids", prop("FleetAssignInput", "driver_ids").MaxItems), true, assignDrivers},
+		{"FleetAssignInput.load_ids", "load_ids", count("load_ids", prop("FleetAssignInput", "load_ids").MinItems),
+			count("load_ids", prop("FleetAssignInput", "load_ids").MaxItems), true, assignLoads},
+		{"FleetAssignInput.driver_ids[]", "driver_ids[0]", count("driver_ids[]", prop("FleetAssignInput", "driver_ids").Items.MinLength),
+			count("driver_ids[]", prop("FleetAssignInput", "driver_ids").Items.MaxLength), true, assignItem},
+		{"PreferencesInput.lanes", "lanes", 0, count("lanes", prop("PreferencesInput", "lanes").MaxItems), false, func(n int) error {
+			lanes := make([]matching.Lane, n)
+			for i := range lanes {
+				lanes[i] = matching.Lane{Destination: "TX"}
+			}
+			_, err := matching.PreferencesInput{Lanes: lanes}.Normalize(now)
+			return err
+		}},
+		{"PreferencesInput.no_go_states", "no_go_states", 0, count("no_go_states", prop("PreferencesInput", "no_go_states").MaxItems), false, func(n int) error {
+			_, err := matching.PreferencesInput{NoGoStates: slices.Repeat([]string{"NY"}, n)}.Normalize(now)
+			return err
+		}},
+		{"PreferencesInput.no_go_areas", "no_go_areas", 0, count("no_go_areas", prop("PreferencesInput", "no_go_areas").MaxItems), false, func(n int) error {
+			_, err := matching.PreferencesInput{NoGoAreas: slices.Repeat([]matching.Area{{Lat: 41.88, Lon: -87.63, RadiusMiles: 40}}, n)}.Normalize(now)
+			return err
+		}},
+		{"PreferencesInput.max_deadhead_miles", "max_deadhead_miles", num("max_deadhead_miles", prop("PreferencesInput", "max_deadhead_miles").Minimum),
+			num("max_deadhead_miles", prop("PreferencesInput", "max_deadhead_miles").Maximum), true, func(n int) error {
+				_, err := matching.PreferencesInput{MaxDeadheadMiles: floatp(float64(n))}.Normalize(now)
+				return err
+			}},
+		{"NoGoArea.radius_miles", "no_go_areas[0].radius_miles", 0, num("radius_miles", prop("NoGoArea", "radius_miles").Maximum), false,
+			func(n int) error { return area(float64(n)) }},
+	}
+	for _, b := range bounds {
+		t.Run(b.name, func(t *testing.T) {
+			if err := b.validate(b.hi); err != nil {
+				t.Errorf("at the documented maximum %d: got %v, want no error", b.hi, err)
+			}
+			if err := b.validate(b.hi + 1); !fieldErr(err, b.field) {
+				t.Errorf("past the documented maximum, %d: got %v, want an error on %s", b.hi+1, err, b.field)
+			}
+			if !b.hasLo {
+				return
+			}
+			if err := b.validate(b.lo); err != nil {
+				t.Errorf("at the documented minimum %d: got %v, want no error", b.lo, err)
+			}
+			if err := b.validate(b.lo - 1); !fieldErr(err, b.field) {
+				t.Errorf("below the documented minimum, %d: got %v, want an error on %s", b.lo-1, err, b.field)
+			}
+		})
+	}
+
+	// Bounds that are not whole numbers.
+	if r := prop("NoGoArea", "radius_miles"); r.ExclusiveMinimum == nil || *r.ExclusiveMinimum != 0 {
+		t.Errorf("NoGoArea.radius_miles: exclusiveMinimum %s, want 0", ptrText(r.ExclusiveMinimum))
+	} else if err := area(0); !fieldErr(err, "no_go_areas[0].radius_miles") {
+		t.Errorf("NoGoArea.radius_miles 0: got %v, want an error", err)
+	} else if err := area(0.1); err != nil {
+		t.Errorf("NoGoArea.radius_miles 0.1: got %v, want no error", err)
+	}
+	if hi := num("radius_miles", prop("NoGoArea", "radius_miles").Maximum); area(float64(hi)+0.01) == nil {
+		t.Errorf("NoGoArea.radius_miles %v: accepted past the documented maximum", float64(hi)+0.01)
+	}
+	homeBy := prop("PreferencesInput", "home_by")
+	m := regexp.MustCompile(`at most (\d+) days ahead`).FindStringSubmatch(homeBy.Description)
+	if m == nil {
+		t.Fatalf("PreferencesInput.home_by: description %q does not say how far ahead", homeBy.Description)
+	}
+	var days int
+	fmt.Sscan(m[1], &days)
+	ahead := time.Duration(days) * 24 * time.Hour
+	for _, c := range []struct {
+		at time.Time
+		ok bool
+	}{{now.Add(time.Minute), true}, {now.Add(ahead), true}, {now.Add(ahead + time.Minute), false}, {now, false}} {
+		_, err := matching.PreferencesInput{HomeBy: timep(c.at)}.Normalize(now)
+		if (err == nil) != c.ok {
+			t.Errorf("home_by %s ahead: got %v, documented accepted %v", c.at.Sub(now), err, c.ok)
+		}
+	}
+	if got, want := ptrText(prop("MatchRequest", "top_n").Maximum), ptrText(prop("MatchRequestInput", "top_n").Maximum); got != want {
+		t.Errorf("MatchRequest.top_n: maximum %s, want that of the input, %s", got, want)
+	}
+
+	// Defaults: what an absent parameter becomes.
+	rq, err := matching.ParseRecommendQuery(url.Values{})
+	if err != nil || fmt.Sprint(rq.Limit) != plainValue(recLimit.Default) {
+		t.Errorf("recommendation limit default: got %d (%v), documented %s", rq.Limit, err, recLimit.Default)
+	}
+	cq, err := matching.ParseChainQuery(url.Values{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, got := range map[string]int{"legs": cq.Legs, "limit": cq.Limit, "horizon_hours": int(cq.Horizon / time.Hour)} {
+		if want := plainValue(param(chainPath, name).Default); fmt.Sprint(got) != want {
+			t.Errorf("chain %s default: got %d, documented %s", name, got, want)
+		}
+	}
+	// A top_n of 0 is the documented default, which the service turns into
+	// its configured number.
+	if err := requestTopN(0); err != nil || plainValue(prop("MatchRequestInput", "top_n").Default) != "0" {
+		t.Errorf("MatchRequestInput.top_n 0: got %v, documented default %s", err, prop("MatchRequestInput", "top_n").Default)
 	}
 }

@@ -38,6 +38,7 @@ type Services struct {
 type Options struct {
 	Seed      uint64    // the same seed gives the same network
 	OpenLoads int       // default 120
+	History   int       // past bookings for the market model; default 4,000
 	Now       time.Time // default the store's clock
 }
 
@@ -134,6 +135,9 @@ func Seed(ctx context.Context, db *store.DB, svc Services, opt Options, log *slo
 	if opt.OpenLoads == 0 {
 		opt.OpenLoads = 120
 	}
+	if opt.History == 0 {
+		opt.History = 4000
+	}
 	if opt.Now.IsZero() {
 		opt.Now = db.Now()
 	}
@@ -161,6 +165,9 @@ func Seed(ctx context.Context, db *store.DB, svc Services, opt Options, log *slo
 		}
 	}
 	if err := s.moving(ctx); err != nil {
+		return false, err
+	}
+	if err := s.history(ctx, opt.History); err != nil {
 		return false, err
 	}
 	log.Info("demo network ready", "organizations", len(orgs)+1, "drivers", len(s.drivers), "open_loads", opt.OpenLoads)
@@ -278,11 +285,10 @@ func (s *seeder) pick(w func(market) float64) market {
 	return markets[len(markets)-1]
 }
 
-// load posts one load on a lane drawn by gravity: big outbound markets send
-// to big inbound markets, with distance decay.
-func (s *seeder) load(ctx context.Context) (freight.Load, error) {
-	origin := s.pick(func(m market) float64 { return m.weight * m.outbound })
-	var dest market
+// lane draws a lane by gravity: big outbound markets send to big inbound
+// markets, with distance decay.
+func (s *seeder) lane() (origin, dest market) {
+	origin = s.pick(func(m market) float64 { return m.weight * m.outbound })
 	for {
 		dest = s.pick(func(m market) float64 {
 			miles := geo.GreatCircleMiles(origin.p.Point, m.p.Point)
@@ -292,34 +298,27 @@ func (s *seeder) load(ctx context.Context) (freight.Load, error) {
 			return m.weight * m.inbound / math.Pow(miles/400, 1.1)
 		})
 		if dest.city != origin.city {
-			break
+			return origin, dest
 		}
 	}
-	eqRoll := s.rng.Float64()
-	eq := freight.Van
-	switch {
-	case eqRoll > 0.85:
-		eq = freight.Flatbed
-	case eqRoll > 0.62:
-		eq = freight.Reefer
-	}
-	miles := geo.DefaultCircuity.RoadMiles(origin.p.Point, dest.p.Point)
+}
+
+// load posts one load on a lane drawn by gravity.
+func (s *seeder) load(ctx context.Context) (freight.Load, error) {
+	origin, dest := s.lane()
+	eq := s.equipment()
+	o, d := s.facility(origin), s.facility(dest)
+	miles := geo.DefaultCircuity.RoadMiles(geo.Point{Lat: o.Lat, Lon: o.Lon}, geo.Point{Lat: d.Lat, Lon: d.Lon})
 	pickup := s.now.Truncate(time.Hour).Add(time.Duration(12+s.rng.IntN(24*5)) * time.Hour)
 	transit := time.Duration(miles/45*float64(time.Hour)) + 10*time.Hour*time.Duration(int(miles/550))
-	// Leaving a market with more freight out than in pays more.
-	rpm := baseRPM[eq] * math.Sqrt(origin.outbound/dest.outbound) * (1 + 0.08*s.rng.NormFloat64())
-	if miles < 300 {
-		rpm *= 1.35 // short hauls pay more per mile
-	}
-	rate := freight.FromDollars(math.Round(rpm*miles/5) * 5)
+	rate := freight.FromDollars(math.Round(s.rate(eq, origin, dest, miles)/5) * 5)
 	shipper := s.posters[s.rng.IntN(len(s.posters))]
 	in := freight.LoadInput{
-		Reference:   fmt.Sprintf("PO-%06d", s.rng.IntN(1_000_000)),
-		Origin:      s.facility(origin),
-		Destination: s.facility(dest),
-		Pickup:      freight.Window{Start: pickup, End: pickup.Add(4 * time.Hour)},
-		Delivery:    freight.Window{Start: pickup.Add(transit), End: pickup.Add(transit + 8*time.Hour)},
-		Equipment:   eq, WeightLbs: 8000 + s.rng.IntN(36)*1000, Commodity: commodities[eq][s.rng.IntN(len(commodities[eq]))],
+		Reference: fmt.Sprintf("PO-%06d", s.rng.IntN(1_000_000)),
+		Origin:    o, Destination: d,
+		Pickup:    freight.Window{Start: pickup, End: pickup.Add(4 * time.Hour)},
+		Delivery:  freight.Window{Start: pickup.Add(transit), End: pickup.Add(transit + 8*time.Hour)},
+		Equipment: eq, WeightLbs: 8000 + s.rng.IntN(36)*1000, Commodity: commodities[eq][s.rng.IntN(len(commodities[eq]))],
 		Rate: &rate, Post: true,
 	}
 	return s.svc.Loads.Create(ctx, shipper, in)

@@ -58,6 +58,12 @@ func TestSeedBuildsABelievableNetworkOnce(t *testing.T) {
 		if n := count(`SELECT COUNT(*) FROM users WHERE email = 'ops@backhaul.example' AND role = 'operator'`); n != 1 {
 			t.Error("no operator user")
 		}
+		if n := count(`SELECT COUNT(*) FROM market_bookings`); n != 4000 {
+			t.Errorf("%d past bookings imported for the market model, want 4000", n)
+		}
+		if n := count(`SELECT COUNT(*) FROM market_training_runs WHERE status = 'queued'`); n != 1 {
+			t.Errorf("%d queued training runs, want 1", n)
+		}
 		if n := count(`SELECT COUNT(*) FROM outbox WHERE type = 'loads.posted.v1'`); n < 40 {
 			t.Errorf("%d loads.posted.v1 events, want one per posted load", n)
 		}
