@@ -116,7 +116,7 @@ func (in MatchRequestInput) Validate() error {
 	checkID(&fs, "driver_id", in.DriverID)
 	checkID(&fs, "load_id", in.LoadID)
 	if in.TopN < 0 || in.TopN > maxTopN {
-		fs.Add("top_n", "must be between 1 and %d", maxTopN)
+		fs.Add("top_n", "must be between 1 and %d (0 or absent takes the default)", maxTopN)
 	}
 	return fs.Err()
 }
