@@ -86,11 +86,12 @@ type App struct {
 	market   *market.Service
 	matching *matching.Service
 
-	remote []string                        // API prefixes served by other processes
-	gw     atomic.Pointer[gateway.Gateway] // set when the api-gateway runs here
-	addrMu sync.Mutex
-	addr   net.Addr
-	srv    *http.Server
+	remote  []string                        // API prefixes served by other processes
+	gw      atomic.Pointer[gateway.Gateway] // set when the api-gateway runs here
+	streams context.Context                 // cancelled when the HTTP server shuts down
+	addrMu  sync.Mutex
+	addr    net.Addr
+	srv     *http.Server
 }
 
 // New builds the process from a resolved configuration.

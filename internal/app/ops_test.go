@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -179,5 +180,37 @@ func TestUnreachableEngineFailsTheStart(t *testing.T) {
 	}
 	if a.Ready() == nil {
 		t.Error("a failed process reports ready")
+	}
+}
+
+// Open event streams do not hold up a shutdown: they end, and the process
+// stops cleanly well within its shutdown timeout.
+func TestShutdownEndsEventStreams(t *testing.T) {
+	p := start(t, config(t, "embedded"))
+	w := newWorld(t, p)
+	instance, err := os.ReadFile("../optimize/testdata/r101_25.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A job queued behind nothing but still running when the process stops.
+	id := str(p.must(201, "POST", "/api/v1/jobs", w.dispatcher.Token, map[string]any{"time_limit_s": 600,
+		"problem": map[string]any{"format": "solomon", "instance": string(instance)}}), "id")
+	req, _ := http.NewRequest("GET", p.base+"/api/v1/jobs/"+id+"/events", nil)
+	req.Header.Set("Authorization", "Bearer "+w.dispatcher.Token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("job event stream: %v %v", err, res)
+	}
+	ended := make(chan struct{})
+	go func() { _, _ = io.Copy(io.Discard, res.Body); close(ended) }()
+	began := time.Now()
+	p.stop() // fails the test if Run returns an error
+	if d := time.Since(began); d > 5*time.Second {
+		t.Errorf("shutdown with an open stream took %v", d)
+	}
+	select {
+	case <-ended:
+	case <-time.After(5 * time.Second):
+		t.Error("the stream did not end at shutdown")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -51,7 +52,25 @@ func (a *App) handler() http.Handler {
 	a.root.Handle("/api/v1/", httpapi.RequireAuth(limited, a.accounts))
 	// Optimization jobs carry whole instances; everything else is small.
 	limits := map[string]int64{"/api/v1/jobs": max(a.cfg.MaxBodyBytes, optimize.MaxRequestBytes)}
-	return gateway.LimitBody(httpapi.Instrument(a.root, a.log, a.http), a.cfg.MaxBodyBytes, limits)
+	return gateway.LimitBody(httpapi.Instrument(a.endStreamsOnShutdown(a.root), a.log, a.http), a.cfg.MaxBodyBytes, limits)
+}
+
+// endStreamsOnShutdown ends server-sent event streams when the server shuts
+// down: they never finish on their own, and the clients reconnect to another
+// replica, while ordinary requests in flight are left to complete.
+func (a *App) endStreamsOnShutdown(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.Contains(r.Header.Get("Accept"), "text/event-stream") &&
+			!strings.HasSuffix(r.URL.Path, "/stream") && !strings.HasSuffix(r.URL.Path, "/events") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		stop := context.AfterFunc(a.streams, cancel)
+		defer stop()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
 }
 
 func (a *App) handleReady(w http.ResponseWriter, r *http.Request) {
@@ -98,6 +117,8 @@ func (a *App) initServer(ctx context.Context) (modules.Service, error) {
 	a.addrMu.Lock()
 	a.addr = ln.Addr()
 	a.addrMu.Unlock()
+	var cancelStreams context.CancelFunc
+	a.streams, cancelStreams = context.WithCancel(context.Background())
 	a.srv = &http.Server{
 		Handler:           a.handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -106,6 +127,7 @@ func (a *App) initServer(ctx context.Context) (modules.Service, error) {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          nil,
 	}
+	a.srv.RegisterOnShutdown(cancelStreams)
 	a.log.Info("http server listening", "addr", ln.Addr().String())
 	return runner{&service{
 		run: func(context.Context) error {
