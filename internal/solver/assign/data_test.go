@@ -12,28 +12,8 @@ import (
 	"github.com/backhaul/backhaul/internal/testenv"
 )
 
-// matchingDir finds shared/data/matching by walking up from the package
-// directory: the repository is checked out beside the shared folder.
-func matchingDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		cand := filepath.Join(dir, "shared", "data", "matching")
-		if st, err := os.Stat(cand); err == nil && st.IsDir() {
-			return cand
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			break
-		}
-		dir = parent
-	}
-	testenv.Unavailable(t, "shared/data/matching not found beside the repository")
-	return ""
-}
+// matchingDir is the shared matching scenarios folder beside the repository.
+func matchingDir(t testing.TB) string { return testenv.Shared(t, "data", "matching") }
 
 // optimum is the content of a *.optimum.json file.
 type optimum struct {
