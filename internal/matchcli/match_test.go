@@ -190,23 +190,7 @@ func TestMatchHelp(t *testing.T) {
 // TestMatchBenchmarkScenario runs the command on the published small
 // scenario and checks the optimum recorded beside it.
 func TestMatchBenchmarkScenario(t *testing.T) {
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var path string
-	for {
-		cand := filepath.Join(dir, "shared", "data", "matching", "small.json")
-		if _, err := os.Stat(cand); err == nil {
-			path = cand
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			testenv.Unavailable(t, "shared/data/matching/small.json not found beside the repository")
-		}
-		dir = parent
-	}
+	path := testenv.Shared(t, "data", "matching", "small.json")
 	raw, err := os.ReadFile(strings.TrimSuffix(path, ".json") + ".optimum.json")
 	if err != nil {
 		t.Fatal(err)
