@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/backhaul/backhaul/internal/event"
+	"github.com/backhaul/backhaul/internal/promreg"
 )
 
 // Outbox is the store's table of committed events waiting to be published.
@@ -107,31 +108,17 @@ func NewRelay(outbox Outbox, pub Publisher, cfg RelayConfig, logger *slog.Logger
 	}
 	if reg != nil {
 		var err error
-		if r.published, err = register(reg, r.published); err != nil {
+		if r.published, err = promreg.Register(reg, r.published); err != nil {
 			return nil, err
 		}
-		if r.errors, err = register(reg, r.errors); err != nil {
+		if r.errors, err = promreg.Register(reg, r.errors); err != nil {
 			return nil, err
 		}
-		if r.lag, err = register(reg, r.lag); err != nil {
+		if r.lag, err = promreg.Register(reg, r.lag); err != nil {
 			return nil, err
 		}
 	}
 	return r, nil
-}
-
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, fmt.Errorf("bus: register relay metric: %w", err)
 }
 
 // Notify wakes the relay to look at the outbox now, typically right after a

@@ -64,6 +64,7 @@ import (
 
 	"github.com/backhaul/backhaul/internal/bus"
 	"github.com/backhaul/backhaul/internal/geo"
+	"github.com/backhaul/backhaul/internal/promreg"
 	"github.com/backhaul/backhaul/internal/store"
 )
 
@@ -273,33 +274,17 @@ func (s *Service) registerMetrics(reg prometheus.Registerer) error {
 		return nil
 	}
 	var err error
-	if s.requests, err = register(reg, s.requests); err != nil {
+	if s.requests, err = promreg.Register(reg, s.requests); err != nil {
 		return err
 	}
-	if s.latency, err = register(reg, s.latency); err != nil {
+	if s.latency, err = promreg.Register(reg, s.latency); err != nil {
 		return err
 	}
-	if s.events, err = register(reg, s.events); err != nil {
+	if s.events, err = promreg.Register(reg, s.events); err != nil {
 		return err
 	}
-	_, err = register[prometheus.Collector](reg, depth)
+	_, err = promreg.Register[prometheus.Collector](reg, depth)
 	return err
-}
-
-// register adds c to reg; a collector already there (another replica in
-// the same process) is shared.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, fmt.Errorf("matching: register metric: %w", err)
 }
 
 // queueDepth reads the requests the queue still holds for the replicas.

@@ -34,8 +34,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
-	"fmt"
 	"log/slog"
 	"os"
 	"time"
@@ -46,6 +44,7 @@ import (
 
 	"github.com/backhaul/backhaul/internal/bus"
 	"github.com/backhaul/backhaul/internal/freight"
+	"github.com/backhaul/backhaul/internal/promreg"
 	"github.com/backhaul/backhaul/internal/store"
 )
 
@@ -190,35 +189,19 @@ func (s *Service) registerMetrics(reg prometheus.Registerer) error {
 		return nil
 	}
 	var err error
-	if s.jobs, err = register(reg, s.jobs); err != nil {
+	if s.jobs, err = promreg.Register(reg, s.jobs); err != nil {
 		return err
 	}
-	if s.runTime, err = register(reg, s.runTime); err != nil {
+	if s.runTime, err = promreg.Register(reg, s.runTime); err != nil {
 		return err
 	}
-	if s.running, err = register(reg, s.running); err != nil {
+	if s.running, err = promreg.Register(reg, s.running); err != nil {
 		return err
 	}
-	if _, err = register[prometheus.Collector](reg, queued); err != nil {
+	if _, err = promreg.Register[prometheus.Collector](reg, queued); err != nil {
 		return err
 	}
 	return nil
-}
-
-// register adds c to reg; a collector already there (a second service in
-// the same process) is shared.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
-		}
-	}
-	return c, fmt.Errorf("optimize: register metric: %w", err)
 }
 
 // queueLength counts the jobs waiting for a worker. The store, not the
