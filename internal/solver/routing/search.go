@@ -53,6 +53,15 @@ type search struct {
 	keys      []float64
 	absences  []int
 	candidate []int
+
+	// Local search scratch (localsearch.go).
+	lsStamp       int
+	lsMark        []int
+	lsQueue       []int
+	lsNext        []int
+	lsList        []int
+	fwd, bwd      []seg
+	lsBuf, lsBuf2 []int
 }
 
 type savedRoute struct {
@@ -120,6 +129,7 @@ func (s *search) growMarks() {
 		s.ruined = append(s.ruined, 0)
 		s.savedAt = append(s.savedAt, 0)
 		s.gmark = append(s.gmark, 0)
+		s.lsMark = append(s.lsMark, 0)
 	}
 }
 
@@ -185,6 +195,19 @@ func (s *search) touch(ri int) {
 	}
 	s.saved[k].idx = ri
 	s.saved[k].nodes = append(s.saved[k].nodes[:0], s.routes[ri].nodes...)
+}
+
+// changed lists the routes the open step touched or opened.
+func (s *search) changed() []int {
+	out := s.lsList[:0]
+	for _, sv := range s.saved {
+		out = append(out, sv.idx)
+	}
+	for ri := s.nAtStart; ri < len(s.routes); ri++ {
+		out = append(out, ri)
+	}
+	s.lsList = out
+	return out
 }
 
 // rollback undoes the step.
