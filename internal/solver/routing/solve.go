@@ -302,7 +302,7 @@ const penaliseVRPTW = false
 // Starting and final annealing temperatures, as shares of the mean
 // depot-to-customer distance. The VRPTW pair was raised fivefold when the
 // local search came in: with it, the hotter schedule measured better on
-// Solomon classes 1 and 2 (3 s runs, two seeds; docs/benchmarks-solver.md).
+// Solomon classes 1 and 2 (3 s runs, two seeds; docs/benchmarks.md, routing solver).
 func temperatures(m *model) (float64, float64) {
 	if m.pd {
 		return 0.1 * m.scale, 0.001 * m.scale
