@@ -107,7 +107,7 @@ as the baseline. Prints a table and, as its last line, a JSON summary.`,
 			go func() { done <- app.Run(rctx) }()
 			defer func() { cancel(); <-done }()
 			if natsURL != "" {
-				defer dropStreams(app, cfg.NATSNamespace)
+				defer dropStreams(app)
 			}
 			fmt.Fprintln(cmd.ErrOrStderr(), "starting the platform with demo data...")
 			if err := waitReady(ctx, app, done); err != nil {
@@ -279,21 +279,11 @@ func scratchSchema(ctx context.Context, u string) (string, func(), error) {
 }
 
 // dropStreams deletes the streams of a scratch namespace on a shared NATS.
-func dropStreams(a *App, ns string) {
+func dropStreams(a *App) {
 	if a.Bus() == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	js := a.Bus().JetStream()
-	names := js.StreamNames(ctx)
-	var mine []string
-	for n := range names.Name() {
-		if strings.HasPrefix(n, ns+"_") {
-			mine = append(mine, n)
-		}
-	}
-	for _, n := range mine {
-		_ = js.DeleteStream(ctx, n)
-	}
+	_ = a.Bus().DeleteNamespaceStreams(ctx)
 }

@@ -13,11 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/pflag"
 
 	"github.com/backhaul/backhaul/internal/app"
+	"github.com/backhaul/backhaul/internal/bus"
 	"github.com/backhaul/backhaul/internal/testenv"
 )
 
@@ -252,23 +251,16 @@ func (p *platform) login(email, password string) account {
 
 // deleteStreams removes a test namespace's streams from the shared NATS.
 func deleteStreams(t testing.TB, url, ns string) {
-	nc, err := nats.Connect(url)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b, err := bus.Open(ctx, bus.Config{URL: url, Namespace: ns}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Logf("cleanup: %v", err)
 		return
 	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	names := js.StreamNames(ctx)
-	for name := range names.Name() {
-		if strings.HasPrefix(name, ns+"_") {
-			_ = js.DeleteStream(ctx, name)
-		}
+	defer b.Close()
+	if err := b.DeleteNamespaceStreams(ctx); err != nil {
+		t.Logf("cleanup: %v", err)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -132,4 +133,28 @@ func decodeEvent(data []byte) (event.Event, error) {
 		return event.Event{}, fmt.Errorf("decode event: %w", err)
 	}
 	return e, nil
+}
+
+// DeleteNamespaceStreams deletes every stream of the bus's namespace, for
+// tests and measurements that share a NATS server. It refuses to run
+// without a namespace, where it would delete production streams.
+func (b *Bus) DeleteNamespaceStreams(ctx context.Context) error {
+	if b.ns == "" {
+		return errors.New("bus: no namespace; refusing to delete streams")
+	}
+	js := b.JetStream()
+	var mine []string
+	names := js.StreamNames(ctx)
+	for n := range names.Name() {
+		if strings.HasPrefix(n, b.ns+"_") {
+			mine = append(mine, n)
+		}
+	}
+	var errs []error
+	for _, n := range mine {
+		if err := js.DeleteStream(ctx, n); err != nil {
+			errs = append(errs, fmt.Errorf("delete stream %s: %w", n, err))
+		}
+	}
+	return errors.Join(errs...)
 }

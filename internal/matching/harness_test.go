@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/backhaul/backhaul/internal/bus"
+	"github.com/backhaul/backhaul/internal/bus/bustest"
 	"github.com/backhaul/backhaul/internal/drivers"
 	"github.com/backhaul/backhaul/internal/freight"
 	"github.com/backhaul/backhaul/internal/geo"
@@ -25,7 +26,6 @@ import (
 	"github.com/backhaul/backhaul/internal/loads"
 	"github.com/backhaul/backhaul/internal/store"
 	"github.com/backhaul/backhaul/internal/store/storetest"
-	"github.com/backhaul/backhaul/internal/testenv"
 )
 
 const testTimeout = 45 * time.Second
@@ -92,44 +92,15 @@ func embeddedBus(t *testing.T) *bus.Bus {
 }
 
 // externalBuses connects n times to the test NATS server in one fresh
-// namespace, as n processes would, and deletes the namespace's streams
-// when the test ends.
+// namespace, as n processes would.
 func externalBuses(t *testing.T, n int) []*bus.Bus {
 	t.Helper()
-	url := testenv.NATSURL(t)
-	ns := testenv.Unique("match")
+	out := bustest.External(t, n, "match", testLogger(t))
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	var out []*bus.Bus
-	for range n {
-		b, err := bus.Open(ctx, bus.Config{URL: url, Namespace: ns}, testLogger(t))
-		if err != nil {
-			t.Fatalf("open external bus: %v", err)
-		}
-		t.Cleanup(b.Close)
-		out = append(out, b)
-	}
 	if err := out[0].EnsureEventStream(ctx); err != nil {
 		t.Fatal(err)
 	}
-	first := out[0]
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		js := first.JetStream()
-		var owned []string
-		names := js.StreamNames(ctx)
-		for name := range names.Name() {
-			if strings.HasPrefix(name, ns+"_") {
-				owned = append(owned, name)
-			}
-		}
-		for _, name := range owned {
-			if err := js.DeleteStream(ctx, name); err != nil {
-				t.Logf("delete stream %s: %v", name, err)
-			}
-		}
-	})
 	return out
 }
 
