@@ -75,33 +75,15 @@ func openDB(t *testing.T, engine string) *store.DB {
 	return db
 }
 
-// embeddedBus starts a NATS server inside the test, with the events stream.
-func embeddedBus(t *testing.T) *bus.Bus {
+// withEvents creates the events stream the index follows.
+func withEvents(t *testing.T, buses []*bus.Bus) []*bus.Bus {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	b, err := bus.Open(ctx, bus.Config{DataDir: t.TempDir()}, testLogger(t))
-	if err != nil {
-		t.Fatalf("open embedded bus: %v", err)
-	}
-	t.Cleanup(b.Close)
-	if err := b.EnsureEventStream(ctx); err != nil {
+	if err := buses[0].EnsureEventStream(ctx); err != nil {
 		t.Fatal(err)
 	}
-	return b
-}
-
-// externalBuses connects n times to the test NATS server in one fresh
-// namespace, as n processes would.
-func externalBuses(t *testing.T, n int) []*bus.Bus {
-	t.Helper()
-	out := bustest.External(t, n, "match", testLogger(t))
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	defer cancel()
-	if err := out[0].EnsureEventStream(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return buses
 }
 
 // setup is one engine combination: a store and the buses of the replicas
@@ -116,15 +98,10 @@ type setup struct {
 // replica).
 var setups = []setup{
 	{name: "sqlite+embedded", open: func(t *testing.T, replicas int) (*store.DB, []*bus.Bus) {
-		b := embeddedBus(t)
-		out := make([]*bus.Bus, replicas)
-		for i := range out {
-			out[i] = b
-		}
-		return openDB(t, "sqlite"), out
+		return openDB(t, "sqlite"), withEvents(t, bustest.Embedded(t, replicas, testLogger(t)))
 	}},
 	{name: "postgres+external", open: func(t *testing.T, replicas int) (*store.DB, []*bus.Bus) {
-		return openDB(t, "postgres"), externalBuses(t, replicas)
+		return openDB(t, "postgres"), withEvents(t, bustest.External(t, replicas, "match", testLogger(t)))
 	}},
 }
 

@@ -73,27 +73,6 @@ func openDB(t *testing.T, engine string) *store.DB {
 	return db
 }
 
-// embeddedBus starts a NATS server inside the test.
-func embeddedBus(t *testing.T) *bus.Bus {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	defer cancel()
-	b, err := bus.Open(ctx, bus.Config{DataDir: t.TempDir()}, testLogger(t))
-	if err != nil {
-		t.Fatalf("open embedded bus: %v", err)
-	}
-	t.Cleanup(b.Close)
-	return b
-}
-
-// externalBuses connects n times to the test NATS server in one fresh
-// namespace, as n processes would.
-func externalBuses(t *testing.T, n int) []*bus.Bus {
-	t.Helper()
-	out := bustest.External(t, n, "opt", testLogger(t))
-	return out
-}
-
 // setup is one engine combination: a store and the buses of the replicas
 // that share it.
 type setup struct {
@@ -106,15 +85,10 @@ type setup struct {
 // replica).
 var setups = []setup{
 	{name: "sqlite+embedded", open: func(t *testing.T, replicas int) (*store.DB, []*bus.Bus) {
-		b := embeddedBus(t)
-		out := make([]*bus.Bus, replicas)
-		for i := range out {
-			out[i] = b
-		}
-		return openDB(t, "sqlite"), out
+		return openDB(t, "sqlite"), bustest.Embedded(t, replicas, testLogger(t))
 	}},
 	{name: "postgres+external", open: func(t *testing.T, replicas int) (*store.DB, []*bus.Bus) {
-		return openDB(t, "postgres"), externalBuses(t, replicas)
+		return openDB(t, "postgres"), bustest.External(t, replicas, "opt", testLogger(t))
 	}},
 }
 
@@ -365,3 +339,6 @@ func metric(t *testing.T, reg *prometheus.Registry, name string, labels map[stri
 	t.Fatalf("metric %s%v not found", name, labels)
 	return 0
 }
+
+// embeddedBus starts a NATS server inside the test.
+func embeddedBus(t *testing.T) *bus.Bus { return bustest.Embedded(t, 1, testLogger(t))[0] }

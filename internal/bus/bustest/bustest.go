@@ -40,3 +40,21 @@ func External(t testing.TB, n int, prefix string, log *slog.Logger) []*bus.Bus {
 	})
 	return out
 }
+
+// Embedded starts a NATS server inside the test, shared by n replicas (the
+// embedded server has no network, so replicas share its connection).
+func Embedded(t testing.TB, n int, log *slog.Logger) []*bus.Bus {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := bus.Open(ctx, bus.Config{DataDir: t.TempDir()}, log)
+	if err != nil {
+		t.Fatalf("open embedded bus: %v", err)
+	}
+	t.Cleanup(b.Close)
+	out := make([]*bus.Bus, n)
+	for i := range out {
+		out[i] = b
+	}
+	return out
+}
