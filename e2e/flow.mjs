@@ -7,7 +7,7 @@
 //
 // Input (environment): BASE_URL, ARTIFACTS (a directory), E2E_USERS (JSON:
 // shipper, dispatcher, driver, operator, each {email, password}), CHROMIUM
-// (default /usr/bin/chromium).
+// (default /usr/bin/chromium), E2E_INSTANCE (a Solomon file for the job).
 import { chromium } from "playwright-core";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -154,6 +154,18 @@ try {
   // 6. Operations pages.
   const ops = await session("operator", users.operator);
   await visit(ops, "/ops", "ops", () => ops.locator("#heat-map svg circle").first().waitFor({ timeout: 20000 }));
+  if (process.env.E2E_INSTANCE) {
+    // An optimization job: submitted, followed live, its routes drawn.
+    await ops.getByLabel("Format").selectOption("solomon");
+    await ops.getByLabel("Instance file").setInputFiles(process.env.E2E_INSTANCE);
+    await ops.getByLabel("Time limit (seconds)").fill("2");
+    await ops.getByRole("button", { name: "Submit job" }).click();
+    await ops.locator("#job-state").getByText(/^Done: \d+ vehicles, distance [\d.]+, feasible\.$/).waitFor({ timeout: 60000 });
+    check(await ops.locator("#job-routes path.route").count() > 0, "the job's routes are drawn");
+    check(await ops.locator("#job-progress").evaluate((p) => p.value) === 100, "the progress bar is full");
+    await ops.screenshot({ path: join(out, "ops-job.png"), fullPage: true });
+    step("an optimization job ran with live progress and its routes drawn");
+  }
   await visit(ops, "/ops/platform", "platform", () => ops.locator("#health tbody tr").first().waitFor({ timeout: 10000 }));
 
   // A driver may not use the shipper's page: it says so.

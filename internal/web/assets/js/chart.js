@@ -34,7 +34,7 @@ export function lineChart(figure, series, { width = 640, height = 220, yLabel = 
   for (let i = 0; i <= 4; i++) {
     const v = x0 + ((x1 - x0) * i) / 4;
     const lab = svgEl("text", { x: X(v), y: height - 6, "text-anchor": "middle" });
-    lab.textContent = xTime ? new Date(v).toLocaleDateString("en-US", { month: "short", day: "numeric" }) : Math.round(v).toLocaleString("en-US");
+    lab.textContent = xTime ? new Date(v).toLocaleDateString("en-US", { month: "short", day: "numeric" }) : v.toLocaleString("en-US", { maximumFractionDigits: x1 - x0 < 10 ? 1 : 0 });
     axis.append(lab);
   }
   svg.append(axis);
