@@ -65,7 +65,7 @@ var pages = []page{
 	{name: "carrier", title: "Carrier", audience: "carrier", scripts: []string{"js/map.js", "js/carrier.js"}},
 	{name: "driver", title: "Driver", audience: "driver", scripts: []string{"js/driver.js"}},
 	{name: "ops", title: "Operations", audience: "ops", scripts: []string{"js/map.js", "js/chart.js", "js/ops.js"}},
-	{name: "platform", title: "Platform", audience: "ops", scripts: []string{"js/chart.js", "js/platform.js"}},
+	{name: "platform", title: "Platform", audience: "ops", scripts: []string{"js/platform.js"}},
 }
 
 // New loads the embedded templates and assets; it fails only when the

@@ -1,5 +1,4 @@
 import { api, page, $, el, show, showError } from "./api.js";
-import { lineChart } from "./chart.js";
 
 await page("ops");
 
@@ -29,13 +28,26 @@ async function health() {
 
 $("scale-form").addEventListener("submit", async (e) => {
   e.preventDefault();
+  const btn = e.target.querySelector("button");
+  btn.disabled = true;
+  $("scale-chart").replaceChildren(el("p", { class: "loading" }, "Simulating…"));
   try {
-    const r = await api(`/api/v1/scaling/simulations?scenario=${$("scenario").value}`);
+    const q = new URLSearchParams({ scenario: $("scenario").value, compare: "predictive" });
+    const [svg, text] = await Promise.all([
+      api(`/api/v1/scaling/simulations?${q}&format=svg`, { headers: { Accept: "image/svg+xml" } }),
+      api(`/api/v1/scaling/simulations?${q}&format=text`, { headers: { Accept: "text/plain" } }),
+    ]);
     showError(e.target, "scale-error", null);
-    const series = r.services.map((s) => ({ name: s.name, points: s.points.map((p) => [p.minute, p.replicas]) }));
-    lineChart($("scale-chart"), series, { xTime: false, width: 900, height: 320, yLabel: "replicas" });
+    // The chart is our own server's SVG; parsed as XML, it carries no script.
+    const doc = new DOMParser().parseFromString(svg, "image/svg+xml");
+    const chart = document.importNode(doc.documentElement, true);
+    for (const s of chart.querySelectorAll("script, foreignObject")) s.remove();
+    $("scale-chart").replaceChildren(chart, el("pre", { class: "report" }, text));
   } catch (err) {
+    $("scale-chart").replaceChildren();
     showError(e.target, "scale-error", err);
+  } finally {
+    btn.disabled = false;
   }
 });
 
