@@ -84,7 +84,7 @@ func FuzzJobRequest(f *testing.F) {
 		if len(sp.name) > maxNameLen || strings.ContainsRune(sp.name, 0) {
 			t.Fatalf("accepted name %q", sp.name)
 		}
-		if sp.summary.Nodes < 2 || (sp.summary.Kind != "pdptw" && sp.summary.Kind != "vrptw") {
+		if sp.summary.Nodes < 2 || (sp.summary.Kind != "pdptw" && sp.summary.Kind != "vrptw" && sp.summary.Kind != "freight") {
 			t.Fatalf("accepted problem %+v", sp.summary)
 		}
 		// What the worker does with the stored problem must succeed too.

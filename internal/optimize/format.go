@@ -41,6 +41,7 @@ type solveOptions struct {
 var formats = map[string]format{
 	"lilim":   {compile: benchmarkFormat("lilim", instance.ParseLiLim)},
 	"solomon": {compile: benchmarkFormat("solomon", instance.ParseSolomon)},
+	"freight": {compile: compileFreight},
 }
 
 func formatNames() []string { return slices.Sorted(maps.Keys(formats)) }
@@ -54,6 +55,21 @@ func benchmarkFormat(name string, parse func(string, io.Reader) (*instance.Insta
 		bad := func(format string, args ...any) error {
 			return &freight.Error{Code: freight.EINVALID, Message: "invalid input",
 				Fields: []freight.FieldError{{Field: "problem.instance", Detail: fmt.Sprintf(format, args...)}}}
+		}
+		// Freight fields on a benchmark problem are a client's mistake,
+		// not something to ignore silently.
+		var extra []freight.FieldError
+		if p.Trucks != nil {
+			extra = append(extra, freight.FieldError{Field: "problem.trucks", Detail: "only for the freight format"})
+		}
+		if p.Loads != nil {
+			extra = append(extra, freight.FieldError{Field: "problem.loads", Detail: "only for the freight format"})
+		}
+		if p.Settings != nil {
+			extra = append(extra, freight.FieldError{Field: "problem.settings", Detail: "only for the freight format"})
+		}
+		if len(extra) > 0 {
+			return nil, &freight.Error{Code: freight.EINVALID, Message: "invalid input", Fields: extra}
 		}
 		switch {
 		case strings.TrimSpace(p.Instance) == "":

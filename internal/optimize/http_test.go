@@ -213,7 +213,8 @@ func TestSubmitRefusals(t *testing.T) {
 	}{
 		{"malformed instance", `{"problem":{"format":"lilim","instance":"25 200 1\n0 1 2"}}`, 422, "problem.instance", "malformed"},
 		{"instance in the wrong format", fmt.Sprintf(`{"problem":{"format":"solomon","instance":%q}}`, lr), 422, "problem.instance", ""},
-		{"unknown format", `{"problem":{"format":"freight","instance":"x"}}`, 422, "problem.format", "lilim, solomon"},
+		{"unknown format", `{"problem":{"format":"tsplib","instance":"x"}}`, 422, "problem.format", "freight, lilim, solomon"},
+		{"freight fields on a benchmark", fmt.Sprintf(`{"problem":{"format":"lilim","instance":%q,"trucks":[]}}`, lr), 422, "problem.trucks", "only for the freight format"},
 		{"no problem", `{"name":"x"}`, 422, "problem", "required"},
 		{"bad priority", fmt.Sprintf(`{"priority":"urgent","problem":{"format":"lilim","instance":%q}}`, lr), 422, "priority", ""},
 		{"time limit too long", fmt.Sprintf(`{"time_limit_s":601,"problem":{"format":"lilim","instance":%q}}`, lr), 422, "time_limit_s", ""},

@@ -79,11 +79,15 @@ type JobRequest struct {
 
 // Problem is what a job solves. Format says which fields apply: the
 // benchmark formats ("lilim", "solomon") carry the text of an instance file
-// in Instance. Another format adds its own fields here and an entry in
-// formats; the job API, queue and worker stay as they are.
+// in Instance; the freight format carries trucks, loads and settings
+// (format_freight.go). Another format adds its own fields here and an entry
+// in formats; the job API, queue and worker stay as they are.
 type Problem struct {
-	Format   string `json:"format"`
-	Instance string `json:"instance,omitempty"`
+	Format   string           `json:"format"`
+	Instance string           `json:"instance,omitempty"`
+	Trucks   []FreightTruck   `json:"trucks,omitempty"`
+	Loads    []FreightLoad    `json:"loads,omitempty"`
+	Settings *FreightSettings `json:"settings,omitempty"`
 }
 
 // ProblemSummary describes a job's problem without its data.
@@ -142,6 +146,9 @@ type Result struct {
 	Violations []string `json:"violations,omitempty"`
 	Iterations int      `json:"iterations"`
 	ElapsedMS  int64    `json:"elapsed_ms"`
+	// Freight is the plan of a freight job: Routes then number each
+	// truck's stops, 2i+1 the pickup of loads[i] and 2i+2 its delivery.
+	Freight *FreightResult `json:"freight,omitempty"`
 }
 
 // Point is one improvement of the best solution.
