@@ -120,6 +120,9 @@ func IsForeignKeyViolation(err error) bool {
 }
 
 // migrationVars are the type names substituted into the migration templates.
+// POSTGRES is non-empty on PostgreSQL, for what only it has
+// ({{if .POSTGRES}}...{{else}}...{{end}}): INCLUDE columns, partitioning,
+// materialized views.
 func (d Dialect) migrationVars() map[string]string {
 	if d == Postgres {
 		return map[string]string{
@@ -127,6 +130,7 @@ func (d Dialect) migrationVars() map[string]string {
 			"JSON":      "JSONB",
 			"SERIAL_PK": "BIGSERIAL PRIMARY KEY",
 			"FLOAT":     "DOUBLE PRECISION",
+			"POSTGRES":  "yes",
 		}
 	}
 	return map[string]string{
@@ -134,6 +138,7 @@ func (d Dialect) migrationVars() map[string]string {
 		"JSON":      "TEXT",
 		"SERIAL_PK": "INTEGER PRIMARY KEY AUTOINCREMENT",
 		"FLOAT":     "REAL",
+		"POSTGRES":  "",
 	}
 }
 

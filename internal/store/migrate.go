@@ -65,7 +65,15 @@ func (db *DB) provider() (*goose.Provider, error) {
 
 // Migrate applies every pending migration, each in its own transaction, and
 // returns the versions applied.
+//
+// On PostgreSQL, migrations take a session-level advisory lock so that one
+// of several starting processes migrates; PgBouncer's transaction pooling
+// cannot hold a session lock, so migrations run on a direct connection to
+// the primary (`backhaul migrate --database-url` of the primary itself).
 func (db *DB) Migrate(ctx context.Context) ([]int64, error) {
+	if db.pgbouncer {
+		return nil, fmt.Errorf("migrate: the store connects through PgBouncer; run migrations on a direct connection to the primary")
+	}
 	p, err := db.provider()
 	if err != nil {
 		return nil, fmt.Errorf("migrations: %w", err)

@@ -20,7 +20,8 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // "pgx" driver
-	_ "modernc.org/sqlite"             // "sqlite" driver
+	"github.com/prometheus/client_golang/prometheus"
+	_ "modernc.org/sqlite" // "sqlite" driver
 )
 
 // Config says where the data lives.
@@ -33,6 +34,29 @@ type Config struct {
 	MaxOpenConns int
 	// ConnMaxIdleTime closes idle connections (the scaling guide: 5 minutes).
 	ConnMaxIdleTime time.Duration
+
+	// ReplicaURLs are PostgreSQL read replicas of URL's primary; reads
+	// through Reader go to them (see replica.go).
+	ReplicaURLs []string
+	// ReplicaMaxLagBytes and ReplicaMaxLag take a replica out of rotation
+	// when it is further behind the primary (defaults 16 MiB, 30 s).
+	ReplicaMaxLagBytes int64
+	ReplicaMaxLag      time.Duration
+	// ReplicaCheckInterval is how often replicas are checked (default 2 s).
+	ReplicaCheckInterval time.Duration
+	// SessionTTL bounds how long a principal's reads stick to the primary
+	// after a write when no replica catches up (default 5 minutes).
+	SessionTTL time.Duration
+	// SessionKey names the session (principal) of a context, for session
+	// consistency; WithSession overrides it.
+	SessionKey func(ctx context.Context) string
+
+	// PgBouncer says URL (and the replica URLs) reach PostgreSQL through
+	// PgBouncer in transaction pooling mode: statements run unprepared in
+	// one round trip (pgx's exec mode), since consecutive statements may
+	// land on different server connections, and Migrate refuses to run
+	// because its session-level advisory lock needs a direct connection.
+	PgBouncer bool
 }
 
 // DB is an open store.
@@ -52,6 +76,11 @@ type DB struct {
 	// every call (pgx already caches statements per PostgreSQL connection).
 	stmtMu sync.RWMutex
 	stmts  map[string]*sql.Stmt
+
+	pgbouncer    bool
+	replicas     *replicaSet // nil without replicas
+	sessionKey   func(context.Context) string
+	primaryReads prometheus.Counter // stale-tolerant reads without replicas
 }
 
 // maxStmts bounds the statement cache; queries beyond it run unprepared.
@@ -68,7 +97,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*DB, error) {
 	if cfg.ConnMaxIdleTime <= 0 {
 		cfg.ConnMaxIdleTime = 5 * time.Minute
 	}
-	db := &DB{log: log, now: time.Now, stmts: map[string]*sql.Stmt{}}
+	db := &DB{log: log, now: time.Now, stmts: map[string]*sql.Stmt{}, pgbouncer: cfg.PgBouncer, sessionKey: cfg.SessionKey}
 	var err error
 	switch {
 	case cfg.URL == "":
@@ -86,6 +115,9 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*DB, error) {
 	if err := db.write.PingContext(pctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connect to %s: %w", db.dialect, err)
+	}
+	if db.replicas != nil {
+		db.startReplicaChecks(pctx)
 	}
 	return db, nil
 }
@@ -124,7 +156,7 @@ func (db *DB) openPostgres(cfg Config) error {
 	if _, err := url.Parse(cfg.URL); err != nil {
 		return fmt.Errorf("database url: %w", err)
 	}
-	p, err := sql.Open("pgx", cfg.URL)
+	p, err := sql.Open("pgx", db.pgURL(cfg.URL))
 	if err != nil {
 		return fmt.Errorf("open postgres: %w", err)
 	}
@@ -132,7 +164,30 @@ func (db *DB) openPostgres(cfg Config) error {
 	p.SetMaxIdleConns(cfg.MaxOpenConns)
 	p.SetConnMaxIdleTime(cfg.ConnMaxIdleTime)
 	db.dialect, db.read, db.write = Postgres, p, p
+	if len(cfg.ReplicaURLs) > 0 {
+		return db.openReplicas(cfg)
+	}
 	return nil
+}
+
+// pgURL adapts a PostgreSQL URL to the connection mode: behind PgBouncer's
+// transaction pooling, pgx must not rely on statements prepared on a server
+// connection, so each query is parsed, bound and run in one round trip
+// unless the URL already chose a mode.
+func (db *DB) pgURL(raw string) string {
+	if !db.pgbouncer {
+		return raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	q := u.Query()
+	if q.Get("default_query_exec_mode") == "" {
+		q.Set("default_query_exec_mode", "exec")
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // Close closes every connection.
@@ -143,7 +198,11 @@ func (db *DB) Close() error {
 	}
 	db.stmts = map[string]*sql.Stmt{}
 	db.stmtMu.Unlock()
-	err := db.write.Close()
+	var err error
+	if db.replicas != nil {
+		err = db.replicas.close()
+	}
+	err = errors.Join(err, db.write.Close())
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())
 	}
@@ -192,7 +251,8 @@ func (db *DB) stmt(ctx context.Context, q string) *sql.Stmt {
 	return st
 }
 
-// Query runs a read query outside a transaction.
+// Query runs a read query outside a transaction, on the primary: it sees
+// every committed write. Reads that tolerate staleness use Reader.
 func (db *DB) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	if st := db.stmt(ctx, q); st != nil {
 		return st.QueryContext(ctx, db.dialect.Args(args)...)
@@ -210,7 +270,11 @@ func (db *DB) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
 
 // Exec runs one statement in its own transaction.
 func (db *DB) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return db.write.ExecContext(ctx, db.dialect.Rebind(q), db.dialect.Args(args)...)
+	res, err := db.write.ExecContext(ctx, db.dialect.Rebind(q), db.dialect.Args(args)...)
+	if err == nil {
+		db.noteWrite(ctx)
+	}
+	return res, err
 }
 
 // Tx is a transaction. Events emitted in it go to the outbox in the same
@@ -238,6 +302,7 @@ func (db *DB) InTx(ctx context.Context, f func(tx *Tx) error) error {
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	db.noteWrite(ctx)
 	if tx.events > 0 {
 		for _, f := range db.committed {
 			f()

@@ -36,7 +36,8 @@ const partitionDDL = `CREATE TABLE positions_partitioned (
 	speed_mph   DOUBLE PRECISION,
 	heading_deg DOUBLE PRECISION,
 	accuracy_m  DOUBLE PRECISION,
-	PRIMARY KEY (driver_id, recorded_at)
+	-- INCLUDE makes history and latest-fix reads index-only (migration 00014).
+	PRIMARY KEY (driver_id, recorded_at) INCLUDE (lat, lon, speed_mph, heading_deg, carrier_id)
 ) PARTITION BY RANGE (recorded_at)`
 
 // partitions keeps the days that have a partition, so the ingest path

@@ -45,7 +45,8 @@ func (s *Service) track(ctx context.Context, driverID, carrierID string, from, t
 		q += ` AND carrier_id = ?`
 		args = append(args, carrierID)
 	}
-	rows, err := s.db.Query(ctx, q+` ORDER BY recorded_at`, args...)
+	// History tolerates a replica's few seconds of staleness.
+	rows, err := s.db.ReadQuery(ctx, q+` ORDER BY recorded_at`, args...)
 	if err != nil {
 		return t, fmt.Errorf("track: %w", err)
 	}
