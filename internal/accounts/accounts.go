@@ -44,6 +44,88 @@ type Service struct {
 	// expire: verifying is pure, so its result can be reused, and it is the
 	// largest cost of an authenticated read.
 	verified *cache.Local
+
+	// sessions caches API-key lookups by key hash for sessionTTL (the
+	// session cache); nil looks every key up in the store.
+	sessions   SessionCache
+	sessionTTL time.Duration
+}
+
+// SessionCache holds API-key lookups: in the process, or in Redis shared by
+// every replica so that a revocation is seen by all of them at once.
+type SessionCache interface {
+	cache.Store
+	Delete(ctx context.Context, keys ...string) error
+}
+
+// SetSessionCache caches API-key lookups in c for ttl. Revoking a key
+// removes its entry at once.
+func (s *Service) SetSessionCache(c SessionCache, ttl time.Duration) {
+	s.sessions, s.sessionTTL = c, ttl
+}
+
+// keyLookup is a cached answer for one API key hash. Unknown and revoked
+// keys are cached too: both are final, and a flood of bad keys then costs
+// the store nothing.
+type keyLookup struct {
+	Principal freight.Principal `json:"principal"`
+	Known     bool              `json:"known"`
+	Revoked   bool              `json:"revoked"`
+}
+
+func sessionKey(hash string) string { return "apikey:" + hash }
+
+// lookupKey finds the key with hash, through the session cache.
+func (s *Service) lookupKey(ctx context.Context, hash string) (keyLookup, error) {
+	load := func(ctx context.Context) (keyLookup, error) {
+		var k keyLookup
+		var revoked *time.Time
+		p := &k.Principal
+		err := s.db.QueryRow(ctx, `SELECT k.id, k.org_id, o.kind, k.role, k.driver_id, k.revoked_at
+			FROM api_keys k JOIN organizations o ON o.id = k.org_id WHERE k.hash = ?`, hash).Scan(
+			&p.KeyID, &p.OrgID, &p.OrgKind, &p.Role, &p.DriverID, store.NullTime(&revoked))
+		if errors.Is(err, sql.ErrNoRows) {
+			return keyLookup{}, nil
+		}
+		if err != nil {
+			return k, fmt.Errorf("authenticate key: %w", err)
+		}
+		k.Known, k.Revoked = true, revoked != nil
+		return k, nil
+	}
+	if s.sessions == nil || s.sessionTTL <= 0 {
+		return load(ctx)
+	}
+	return cache.GetOrLoad(ctx, s.sessions, sessionKey(hash), s.sessionTTL, load)
+}
+
+// ForgetAPIKey drops the cached lookup of a key, by ID (a replica that
+// learns of a revocation from the event stream).
+func (s *Service) ForgetAPIKey(ctx context.Context, id string) error {
+	if s.sessions == nil {
+		return nil
+	}
+	var hash string
+	err := s.db.QueryRow(ctx, `SELECT hash FROM api_keys WHERE id = ?`, id).Scan(&hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("forget api key: %w", err)
+	}
+	return s.forgetHash(ctx, hash)
+}
+
+// revokeDelay is when a revoked key's entry is dropped a second time: a
+// lookup that read the store just before the revocation committed may
+// cache its stale answer just after the first removal.
+const revokeDelay = 2 * time.Second
+
+func (s *Service) forgetHash(ctx context.Context, hash string) error {
+	if s.sessions == nil {
+		return nil
+	}
+	return s.sessions.Delete(ctx, sessionKey(hash))
 }
 
 // New returns the accounts service.
@@ -232,21 +314,15 @@ func (s *Service) Authenticate(ctx context.Context, cred string) (freight.Princi
 	if len(cred) > 200 {
 		return freight.Principal{}, freight.Errorf(freight.EUNAUTHORIZED, "invalid API key")
 	}
-	var (
-		p       freight.Principal
-		revoked *time.Time
-	)
-	err := s.db.QueryRow(ctx, `SELECT k.id, k.org_id, o.kind, k.role, k.driver_id, k.revoked_at
-		FROM api_keys k JOIN organizations o ON o.id = k.org_id WHERE k.hash = ?`, auth.HashAPIKey(cred)).Scan(
-		&p.KeyID, &p.OrgID, &p.OrgKind, &p.Role, &p.DriverID, store.NullTime(&revoked))
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && revoked != nil) {
+	k, err := s.lookupKey(ctx, auth.HashAPIKey(cred))
+	if err != nil {
+		return freight.Principal{}, err
+	}
+	if !k.Known || k.Revoked {
 		return freight.Principal{}, freight.Errorf(freight.EUNAUTHORIZED, "invalid API key")
 	}
-	if err != nil {
-		return freight.Principal{}, fmt.Errorf("authenticate key: %w", err)
-	}
-	s.touchKey(ctx, p.KeyID)
-	return p, nil
+	s.touchKey(ctx, k.Principal.KeyID)
+	return k.Principal, nil
 }
 
 func (s *Service) verifyToken(ctx context.Context, token string) (freight.Principal, error) {

@@ -178,9 +178,10 @@ func (s *Service) RevokeAPIKey(ctx context.Context, p freight.Principal, id stri
 	if !p.Is(freight.RoleAdmin) {
 		return freight.Errorf(freight.EFORBIDDEN, "only an organization admin may revoke API keys")
 	}
-	return s.db.InTx(ctx, func(tx *store.Tx) error {
+	var hash string
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		var revoked *time.Time
-		err := tx.QueryRow(ctx, `SELECT revoked_at FROM api_keys WHERE id = ? AND org_id = ?`+tx.ForUpdate(), id, p.OrgID).Scan(store.NullTime(&revoked))
+		err := tx.QueryRow(ctx, `SELECT revoked_at, hash FROM api_keys WHERE id = ? AND org_id = ?`+tx.ForUpdate(), id, p.OrgID).Scan(store.NullTime(&revoked), &hash)
 		if errors.Is(err, sql.ErrNoRows) {
 			return freight.NotFound("API key")
 		}
@@ -195,4 +196,14 @@ func (s *Service) RevokeAPIKey(ctx context.Context, p freight.Principal, id stri
 		}
 		return tx.EmitNew(ctx, "orgs.apikey_revoked.v1", p.OrgID, id, map[string]string{"id": id})
 	})
+	if err != nil {
+		return err
+	}
+	// The key is refused from here on, on every replica sharing the cache;
+	// a failed removal is retried by the cache when Redis is back.
+	if err := s.forgetHash(ctx, hash); err != nil {
+		s.log.Warn("drop revoked api key from the session cache", "key", id, "err", err)
+	}
+	time.AfterFunc(revokeDelay, func() { _ = s.forgetHash(context.Background(), hash) })
+	return nil
 }

@@ -43,6 +43,7 @@ var EventAreas = []string{
 	"market",
 	"optimize",
 	"notify",
+	"documents",
 }
 
 // EnsureEventStream creates the events stream, or updates it to the current

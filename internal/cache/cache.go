@@ -21,6 +21,7 @@ type Stats struct {
 	Hits      uint64 // lookups that found a live entry
 	Misses    uint64 // lookups that found nothing or an expired entry
 	Evictions uint64 // entries the cache dropped by itself (capacity or expiry)
+	Errors    uint64 // operations that failed or were skipped because the backend was down
 }
 
 // Store is what GetOrLoad needs from a cache. *Local and *Redis implement it.
@@ -39,7 +40,14 @@ type options struct {
 	logger   *slog.Logger
 	logEvery time.Duration
 	clock    func() time.Time
+	cooldown time.Duration
 }
+
+// WithCooldown sets how long a Redis cache that just failed is not asked
+// again: lookups miss at once and are served by their loaders (the
+// database), so an outage costs one failed round trip per cooldown instead
+// of one per request. The default is two seconds; 0 asks every time.
+func WithCooldown(d time.Duration) Option { return func(o *options) { o.cooldown = d } }
 
 // WithLogger sets where GetOrLoad reports cache failures. The default
 // discards them.

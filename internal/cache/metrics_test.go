@@ -42,6 +42,8 @@ func TestRegisterMetrics(t *testing.T) {
 		"backhaul_cache_hits_total/lanes":       0,
 		"backhaul_cache_misses_total/lanes":     1,
 		"backhaul_cache_evictions_total/lanes":  0,
+		"backhaul_cache_errors_total/quotes":    0,
+		"backhaul_cache_errors_total/lanes":     0,
 	}
 	for k, w := range want {
 		if g, ok := got[k]; !ok || g != w {
@@ -69,7 +71,11 @@ func gather(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 					label = l.GetValue()
 				}
 			}
-			out[f.GetName()+"/"+label] = m.GetCounter().GetValue()
+			if g := m.GetGauge(); g != nil {
+				out[f.GetName()+"/"+label] = g.GetValue()
+			} else {
+				out[f.GetName()+"/"+label] = m.GetCounter().GetValue()
+			}
 		}
 	}
 	return out

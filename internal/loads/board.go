@@ -199,7 +199,8 @@ func (s *Service) boardKeyset(ctx context.Context, q BoardQuery, where []string,
 			}
 			w, a = append(slices.Clip(w), cond), append(slices.Clip(a), cargs...)
 		}
-		rows, err := s.db.Query(ctx, `SELECT `+loadCols+` FROM loads WHERE `+strings.Join(w, " AND ")+` ORDER BY `+order+` LIMIT ?`, append(a, chunk)...)
+		// The board tolerates a replica's few seconds of staleness.
+		rows, err := s.db.ReadQuery(ctx, `SELECT `+loadCols+` FROM loads WHERE `+strings.Join(w, " AND ")+` ORDER BY `+order+` LIMIT ?`, append(a, chunk)...)
 		if err != nil {
 			return page, fmt.Errorf("board: %w", err)
 		}
@@ -241,7 +242,7 @@ func (s *Service) boardKeyset(ctx context.Context, q BoardQuery, where []string,
 // at most maxBoardScan candidates.
 func (s *Service) boardComputed(ctx context.Context, q BoardQuery, where []string, args []any, keep func(freight.Load) (BoardItem, bool)) (httpapi.Page[BoardItem], error) {
 	page := httpapi.Page[BoardItem]{Items: []BoardItem{}}
-	rows, err := s.db.Query(ctx, `SELECT `+loadCols+` FROM loads WHERE `+strings.Join(where, " AND ")+` ORDER BY pickup_start, id LIMIT ?`, append(args, maxBoardScan)...)
+	rows, err := s.db.ReadQuery(ctx, `SELECT `+loadCols+` FROM loads WHERE `+strings.Join(where, " AND ")+` ORDER BY pickup_start, id LIMIT ?`, append(args, maxBoardScan)...)
 	if err != nil {
 		return page, fmt.Errorf("board: %w", err)
 	}

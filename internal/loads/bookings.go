@@ -83,7 +83,9 @@ func (s *Service) Book(ctx context.Context, p freight.Principal, in BookingInput
 			Fields: []freight.FieldError{{Field: "rate_usd", Detail: "must be positive"}}}
 	}
 	var b freight.Booking
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+	var err error
+	defer func() { s.forgetAfter(ctx, in.LoadID, err) }()
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
 		l, err := lockLoad(ctx, tx, p, in.LoadID)
 		if err != nil {
 			// A load that was on the public board and is gone meanwhile is a
@@ -231,7 +233,9 @@ func (s *Service) Assign(ctx context.Context, p freight.Principal, id string, in
 			Fields: []freight.FieldError{{Field: "driver_id", Detail: "required"}}}
 	}
 	var b freight.Booking
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+	var err error
+	defer func() { s.forgetAfter(ctx, b.LoadID, err) }()
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
 		var (
 			l   freight.Load
 			err error
@@ -263,7 +267,9 @@ func (s *Service) CancelBooking(ctx context.Context, p freight.Principal, id str
 		return freight.Booking{}, freight.Errorf(freight.EFORBIDDEN, "only the carrier's dispatcher or admin may cancel its booking")
 	}
 	var b freight.Booking
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+	var err error
+	defer func() { s.forgetAfter(ctx, b.LoadID, err) }()
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
 		var (
 			l   freight.Load
 			err error

@@ -45,6 +45,47 @@ type Service struct {
 	board    *cache.Local
 	boardTTL time.Duration
 	gen      atomic.Uint64
+
+	// entities caches load rows by ID for entityTTL (the data cache); nil
+	// reads every load from the store. Visibility is applied after the
+	// cache, so one entry serves every caller.
+	entities  EntityCache
+	entityTTL time.Duration
+}
+
+// EntityCache holds loads by ID: in the process, or in Redis shared by
+// every replica.
+type EntityCache interface {
+	cache.Store
+	Delete(ctx context.Context, keys ...string) error
+}
+
+// SetEntityCache caches loads read by ID in c for ttl. This service's own
+// writes remove the entry after they commit; other replicas' writes arrive
+// through ForgetLoad, called by the process's event follower.
+func (s *Service) SetEntityCache(c EntityCache, ttl time.Duration) {
+	s.entities, s.entityTTL = c, ttl
+}
+
+func loadKey(id string) string { return "load:" + id }
+
+// ForgetLoad drops a load from the entity cache and every cached board
+// page of this process.
+func (s *Service) ForgetLoad(ctx context.Context, id string) {
+	s.gen.Add(1)
+	if s.entities == nil || id == "" {
+		return
+	}
+	if err := s.entities.Delete(ctx, loadKey(id)); err != nil {
+		s.log.Warn("drop load from the entity cache", "load", id, "err", err)
+	}
+}
+
+// forgetAfter drops a load from the cache after a write of it committed.
+func (s *Service) forgetAfter(ctx context.Context, id string, err error) {
+	if err == nil {
+		s.ForgetLoad(context.WithoutCancel(ctx), id)
+	}
 }
 
 // DefaultBoardTTL bounds how stale a board page served by another replica
@@ -234,8 +275,37 @@ func visible(p freight.Principal) (string, []any) {
 	return "(" + strings.Join(parts, " OR ") + ")", args
 }
 
+// canSee is visible in Go, for loads read through the entity cache; a test
+// checks that both agree on every kind of caller and load.
+func canSee(p freight.Principal, l freight.Load) bool {
+	switch {
+	case p.Is(freight.RoleOperator):
+		return true
+	case p.Is(freight.RoleDriver):
+		return l.DriverID == p.DriverID && l.CarrierID == p.OrgID
+	}
+	return poster(p) && l.OrgID == p.OrgID ||
+		hauler(p) && (l.CarrierID == p.OrgID || l.Status == freight.StatusPosted)
+}
+
 // Get returns a load the caller may see.
 func (s *Service) Get(ctx context.Context, p freight.Principal, id string) (freight.Load, error) {
+	if s.entities != nil && s.entityTTL > 0 {
+		l, err := cache.GetOrLoad(ctx, s.entities, loadKey(id), s.entityTTL, func(ctx context.Context) (freight.Load, error) {
+			return s.get(ctx, freight.Principal{Role: freight.RoleOperator}, id)
+		})
+		if err != nil {
+			return freight.Load{}, err
+		}
+		if !canSee(p, l) {
+			return freight.Load{}, freight.NotFound("load")
+		}
+		return l, nil
+	}
+	return s.get(ctx, p, id)
+}
+
+func (s *Service) get(ctx context.Context, p freight.Principal, id string) (freight.Load, error) {
 	where, args := visible(p)
 	l, err := scanLoad(s.db.QueryRow(ctx, `SELECT `+loadCols+` FROM loads WHERE id = ? AND `+where, append([]any{id}, args...)...))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -282,7 +352,9 @@ func (s *Service) SetStatus(ctx context.Context, p freight.Principal, id string,
 		return freight.Load{}, err
 	}
 	var l freight.Load
-	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+	var err error
+	defer func() { s.forgetAfter(ctx, id, err) }()
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
 		var err error
 		if l, err = lockLoad(ctx, tx, p, id); err != nil {
 			return err
