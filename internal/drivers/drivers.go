@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -24,14 +25,15 @@ type Geocoder interface {
 
 // Service manages drivers and trucks.
 type Service struct {
-	db  *store.DB
-	geo Geocoder
-	log *slog.Logger
+	db       *store.DB
+	geo      Geocoder
+	log      *slog.Logger
+	sessions *Sessions
 }
 
 // New returns the driver service.
 func New(db *store.DB, geo Geocoder, log *slog.Logger) *Service {
-	return &Service{db: db, geo: geo, log: log}
+	return &Service{db: db, geo: geo, log: log, sessions: NewSessions(time.Now)}
 }
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }

@@ -12,17 +12,23 @@ var Prefixes = []string{"/api/v1/carriers", "/api/v1/drivers", "/api/v1/trucks"}
 
 // Routes registers the service's authenticated endpoints.
 func (s *Service) Routes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/v1/carriers", s.handleCarriers)
-	mux.HandleFunc("GET /api/v1/carriers/{id}", s.handleCarrier)
-	mux.HandleFunc("GET /api/v1/drivers", s.handleDrivers)
-	mux.HandleFunc("POST /api/v1/drivers", s.handleCreateDriver)
-	mux.HandleFunc("GET /api/v1/drivers/{id}", s.handleDriver)
-	mux.HandleFunc("PUT /api/v1/drivers/{id}", s.handleUpdateDriver)
-	mux.HandleFunc("POST /api/v1/drivers/{id}/status", s.handleStatus)
-	mux.HandleFunc("GET /api/v1/trucks", s.handleTrucks)
-	mux.HandleFunc("POST /api/v1/trucks", s.handleCreateTruck)
-	mux.HandleFunc("GET /api/v1/trucks/{id}", s.handleTruck)
+	mux.HandleFunc("GET /api/v1/carriers", s.track(s.handleCarriers))
+	mux.HandleFunc("GET /api/v1/carriers/{id}", s.track(s.handleCarrier))
+	mux.HandleFunc("GET /api/v1/drivers", s.track(s.handleDrivers))
+	mux.HandleFunc("POST /api/v1/drivers", s.track(s.handleCreateDriver))
+	mux.HandleFunc("GET /api/v1/drivers/{id}", s.track(s.handleDriver))
+	mux.HandleFunc("PUT /api/v1/drivers/{id}", s.track(s.handleUpdateDriver))
+	mux.HandleFunc("POST /api/v1/drivers/{id}/status", s.track(s.handleStatus))
+	mux.HandleFunc("GET /api/v1/trucks", s.track(s.handleTrucks))
+	mux.HandleFunc("POST /api/v1/trucks", s.track(s.handleCreateTruck))
+	mux.HandleFunc("GET /api/v1/trucks/{id}", s.track(s.handleTruck))
 }
+
+// track counts the caller of every driver-service request as a session.
+func (s *Service) track(fn http.HandlerFunc) http.HandlerFunc { return s.sessions.Track(fn).ServeHTTP }
+
+// Sessions are the callers this process served lately (active_sessions).
+func (s *Service) Sessions() *Sessions { return s.sessions }
 
 func (s *Service) handleCarriers(w http.ResponseWriter, r *http.Request) {
 	cs, err := s.Carriers(r.Context())
