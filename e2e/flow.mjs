@@ -112,6 +112,14 @@ try {
   step("booked, assigned and dispatched");
   await dispatcher.screenshot({ path: join(out, "carrier-dispatched.png"), fullPage: true });
 
+  // The shipper is told, in the page's notification inbox, live.
+  await shipper.waitForFunction(() => Number(document.getElementById("unread")?.textContent) > 0, null, { timeout: 30000 })
+    .then(() => step("the shipper's inbox counts the booking"), () => check(false, "the shipper's unread count never rose"));
+  await shipper.getByRole("button", { name: /^Notifications/ }).click();
+  check(await shipper.locator("#inbox-list li.unread").count() > 0, "the inbox lists the unread notifications");
+  await shipper.getByRole("button", { name: "Mark all read" }).click();
+  await shipper.waitForFunction(() => document.getElementById("unread").textContent === "0", null, { timeout: 10000 });
+
   // 3. The driver's page shows the load and shares the phone's position.
   const start = { latitude: 33.749, longitude: -84.388 };
   const driver = await session("driver", users.driver, {
@@ -145,9 +153,20 @@ try {
     await driver.getByRole("button", { name: label }).click();
     await driver.getByRole("button", { name: label }).waitFor({ state: "detached", timeout: 10000 });
   }
+  // Proof of delivery: a photo from the phone.
+  const png = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==", "base64");
+  await driver.getByLabel("Photo or PDF of the signed delivery receipt").setInputFiles({ name: "receipt.png", mimeType: "image/png", buffer: png });
+  await driver.getByRole("button", { name: "Upload" }).click();
+  await driver.getByText("Uploaded receipt.png.").waitFor({ timeout: 15000 });
   await driver.screenshot({ path: join(out, "driver-delivered.png"), fullPage: true });
   await shipper.locator("#status").getByText("delivered").waitFor({ timeout: 20000 });
   step("the shipper sees delivered");
+  await shipper.locator("#docs").getByRole("button", { name: /^pod: receipt\.png/ }).waitFor({ timeout: 15000 });
+  const [file] = await Promise.all([shipper.waitForEvent("download"), shipper.locator("#docs").getByRole("button", { name: /^pod:/ }).click()]);
+  const saved = join(out, "downloaded-pod.png");
+  await file.saveAs(saved);
+  check((await import("node:fs")).readFileSync(saved).equals(png), "the shipper downloads the driver's proof of delivery byte for byte");
+  step("proof of delivery uploaded by the driver and downloaded by the shipper");
   await visit(shipper, `/shipper/loads/${loadID}`, "shipment", () => shipper.locator("#timeline li").nth(4).waitFor({ timeout: 10000 }));
   check(await shipper.locator("#timeline").getByText("delivered").count() > 0, "the timeline ends delivered");
 
@@ -176,6 +195,10 @@ try {
   console.log(`LOAD_ID=${loadID}`);
 } catch (e) {
   failures.push(`flow stopped: ${e.message.split("\n")[0]}`);
+  // What every open page showed when the flow stopped.
+  for (const [i, ctx] of browser.contexts().entries()) {
+    for (const [j, p] of ctx.pages().entries()) await p.screenshot({ path: join(out, `failure-${i}-${j}.png`), fullPage: true }).catch(() => {});
+  }
 } finally {
   writeFileSync(join(out, "pages.json"), JSON.stringify(pages, null, 2));
   await browser.close();

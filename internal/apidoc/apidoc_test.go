@@ -20,6 +20,7 @@ import (
 
 	"github.com/backhaul/backhaul/internal/accounts"
 	"github.com/backhaul/backhaul/internal/auth"
+	"github.com/backhaul/backhaul/internal/documents"
 	"github.com/backhaul/backhaul/internal/drivers"
 	"github.com/backhaul/backhaul/internal/freight"
 	"github.com/backhaul/backhaul/internal/geo"
@@ -31,6 +32,7 @@ import (
 	"github.com/backhaul/backhaul/internal/market/ratemodel"
 	"github.com/backhaul/backhaul/internal/matching"
 	"github.com/backhaul/backhaul/internal/optimize"
+	"github.com/backhaul/backhaul/internal/reports"
 	"github.com/backhaul/backhaul/internal/tracking"
 	"github.com/backhaul/backhaul/internal/tracking/ingest"
 	"github.com/backhaul/backhaul/internal/tracking/latest"
@@ -103,8 +105,8 @@ func TestDocumentBasics(t *testing.T) {
 			t.Errorf("tag %s has no description", tg.Name)
 		}
 	}
-	wantTags := []string{"accounts", "loads", "bookings", "board", "carriers", "drivers", "trucks",
-		"optimization-engine", "tracking-service", "market-intelligence", "load-matching", "operations"}
+	wantTags := []string{"accounts", "loads", "bookings", "board", "documents", "carriers", "drivers", "trucks",
+		"optimization-engine", "tracking-service", "market-intelligence", "load-matching", "notification-service", "reports", "operations"}
 	if !slices.Equal(gotTags, wantTags) {
 		t.Errorf("tags: got %v, want %v", gotTags, wantTags)
 	}
@@ -403,7 +405,7 @@ func TestDocumentMatchesRoutes(t *testing.T) {
 	// The tracking service registers its per-load views and live streams
 	// in live.go.
 	for _, file := range []string{"../accounts/http.go", "../drivers/http.go", "../loads/http.go",
-		"../optimize/http.go", "../tracking/http.go", "../tracking/live.go", "../market/http.go", "../matching/http.go", "apidoc.go"} {
+		"../optimize/http.go", "../tracking/http.go", "../tracking/live.go", "../market/http.go", "../matching/http.go", "../geocode/http.go", "../documents/http.go", "../reports/http.go", "../notify/http.go", "../scalesim/scaleapi/http.go", "apidoc.go"} {
 		for _, r := range registeredRoutes(t, file, handleFunc) {
 			registered[r] = file
 		}
@@ -707,6 +709,14 @@ func TestSchemasMatchGoTypes(t *testing.T) {
 		{"MatchResult", reflect.TypeFor[matching.MatchResult](), true, nil},
 		{"MatchRequest", reflect.TypeFor[matching.MatchRequest](), true, nil},
 		{"MatchRequestPage", reflect.TypeFor[httpapi.Page[matching.MatchRequest]](), true, nil},
+		{"Document", reflect.TypeFor[documents.Document](), true, nil},
+		{"DocumentList", reflect.TypeFor[struct {
+			Items []documents.Document `json:"items"`
+		}](), true, nil},
+		{"LaneReportRow", reflect.TypeFor[reports.LaneRow](), true, nil},
+		{"LaneReport", reflect.TypeFor[reports.Report[reports.LaneRow]](), true, nil},
+		{"PerformanceReportRow", reflect.TypeFor[reports.PerformanceRow](), true, nil},
+		{"PerformanceReport", reflect.TypeFor[reports.Report[reports.PerformanceRow]](), true, nil},
 
 		{"SignupInput", reflect.TypeFor[accounts.SignupInput](), false, nil},
 		{"LoginInput", reflect.TypeFor[accounts.LoginInput](), false, nil},

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,18 +28,24 @@ import (
 	"github.com/backhaul/backhaul/internal/bus"
 	"github.com/backhaul/backhaul/internal/cache"
 	"github.com/backhaul/backhaul/internal/demo"
+	"github.com/backhaul/backhaul/internal/documents"
 	"github.com/backhaul/backhaul/internal/drivers"
 	"github.com/backhaul/backhaul/internal/gateway"
 	"github.com/backhaul/backhaul/internal/geo"
+	"github.com/backhaul/backhaul/internal/geocode"
 	"github.com/backhaul/backhaul/internal/httpapi"
 	"github.com/backhaul/backhaul/internal/loads"
 	"github.com/backhaul/backhaul/internal/market"
 	"github.com/backhaul/backhaul/internal/matching"
 	"github.com/backhaul/backhaul/internal/modules"
+	"github.com/backhaul/backhaul/internal/notify"
 	"github.com/backhaul/backhaul/internal/optimize"
 	"github.com/backhaul/backhaul/internal/ratelimit"
+	"github.com/backhaul/backhaul/internal/reports"
+	"github.com/backhaul/backhaul/internal/scalesim/scaleapi"
 	"github.com/backhaul/backhaul/internal/store"
 	"github.com/backhaul/backhaul/internal/tracking"
+	"github.com/backhaul/backhaul/internal/web"
 )
 
 // Targets are the services of the scaling guide, each a --target.
@@ -50,11 +57,11 @@ var Targets = []string{
 // owned maps each target to the API prefixes it serves; the gateway proxies
 // the prefixes of targets that run elsewhere.
 var owned = map[string][]string{
-	"load-service":         loads.Prefixes,
+	"load-service":         slices.Concat(loads.Prefixes, geocode.Prefixes, documents.Prefixes, reports.Prefixes),
 	"driver-service":       drivers.Prefixes,
 	"load-matching":        matching.Prefixes,
 	"tracking-service":     tracking.Prefixes,
-	"notification-service": {"/api/v1/notifications", "/api/v1/webhooks"},
+	"notification-service": notify.Prefixes,
 	"optimization-engine":  optimize.Prefixes,
 	"market-intelligence":  market.Prefixes,
 }
@@ -86,8 +93,12 @@ type App struct {
 	market   *market.Service
 	matching *matching.Service
 
+	// documents is set when the load-service runs here.
+	documents *documents.Service
+
 	remote  []string                        // API prefixes served by other processes
 	gw      atomic.Pointer[gateway.Gateway] // set when the api-gateway runs here
+	portal  atomic.Pointer[web.Portal]      // set when the api-gateway runs here
 	streams context.Context                 // cancelled when the HTTP server shuts down
 	addrMu  sync.Mutex
 	addr    net.Addr
@@ -110,11 +121,22 @@ func (a *App) register() {
 	m.Register("store", a.initStore)
 	m.Register("bus", a.initBus, modules.DependsOn("store"))
 	m.Register("cache", a.initCache)
-	m.Register("domain", a.initDomain, modules.DependsOn("store", "bus"))
-	m.Register("server", a.initServer, modules.DependsOn("domain", "cache"))
+	m.Register("domain", a.initDomain, modules.DependsOn("store", "bus", "cache"))
+	m.Register("cache-follow", a.initCacheFollow, modules.DependsOn("domain"))
+	m.Register("server", a.initServer, modules.DependsOn("domain", "cache", "cache-follow"))
 	m.Register("api-gateway", a.initGateway, modules.Public(), modules.DependsOn("server"))
-	m.Register("load-service", a.routes(func(mux *http.ServeMux) { a.loads.Routes(mux) }), modules.Public(), modules.DependsOn("server"))
-	m.Register("driver-service", a.routes(func(mux *http.ServeMux) { a.drivers.Routes(mux) }), modules.Public(), modules.DependsOn("server"))
+	m.Register("load-service", func(ctx context.Context) (modules.Service, error) {
+		geocode.Default().Routes(a.api)
+		return a.initLoadService(ctx)
+	}, modules.Public(), modules.DependsOn("server", "reports"))
+	m.Register("reports", a.initReports, modules.DependsOn("server"))
+	m.Register("driver-service", a.routes(func(mux *http.ServeMux) {
+		a.drivers.Routes(mux)
+		// The driver-service autoscaler's second metric (scaling guide, section 2).
+		a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "active_sessions",
+			Help: "Distinct callers this driver-service process served in the last 5 minutes."},
+			func() float64 { return float64(a.drivers.Sessions().Active()) }))
+	}), modules.Public(), modules.DependsOn("server"))
 	// The services below grow in later releases; today they run as modules
 	// with health and metrics so that every Deployment of the scaling guide
 	// can start.
@@ -122,9 +144,7 @@ func (a *App) register() {
 	m.Register("tracking-service", a.initTracking, modules.Public(), modules.DependsOn("server"))
 	m.Register("market-intelligence", a.initMarket, modules.Public(), modules.DependsOn("server"))
 	m.Register("load-matching", a.initMatching, modules.Public(), modules.DependsOn("server"))
-	for _, t := range []string{"notification-service"} {
-		m.Register(t, a.routes(nil), modules.Public(), modules.DependsOn("server"))
-	}
+	m.Register("notification-service", a.initNotify, modules.Public(), modules.DependsOn("server"))
 }
 
 // Run runs the configured targets until ctx is cancelled or a module fails.
@@ -199,6 +219,10 @@ func (a *App) initStore(ctx context.Context) (modules.Service, error) {
 			a.log.Info("migrated store", "engine", db.Dialect().String(), "versions", applied)
 		}
 	}
+	if err := db.RegisterMetrics(a.reg); err != nil {
+		db.Close()
+		return nil, err
+	}
 	a.db = db
 	a.log.Info("store open", "engine", db.Dialect().String())
 	return &service{stop: func(context.Context) error { return db.Close() }}, nil
@@ -207,7 +231,8 @@ func (a *App) initStore(ctx context.Context) (modules.Service, error) {
 // OpenStore opens the configured store (for serve and migrate).
 func OpenStore(ctx context.Context, cfg Config, log *slog.Logger) (*store.DB, error) {
 	return store.Open(ctx, store.Config{URL: cfg.DatabaseURL, DataDir: cfg.DataDir, MaxOpenConns: cfg.DBMaxConns,
-		ConnMaxIdleTime: cfg.DBIdleTimeout}, log)
+		ConnMaxIdleTime: cfg.DBIdleTimeout, ReplicaURLs: cfg.DatabaseReplicaURLs, ReplicaMaxLag: cfg.DBReplicaMaxLag,
+		PgBouncer: cfg.DBPgBouncer, SessionKey: principalSession}, log)
 }
 
 type outbox struct{ db *store.DB }
@@ -295,11 +320,13 @@ func (a *App) initCache(ctx context.Context) (modules.Service, error) {
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := client.Ping(pctx).Err(); err != nil {
-		client.Close()
-		return nil, fmt.Errorf("connect to redis: %w", err)
+		// The platform runs without Redis, from the database and with
+		// rate limits let through, and reports it in /readyz and
+		// backhaul_cache_up; go-redis reconnects by itself.
+		a.log.Warn("redis unavailable; serving from the database until it answers", "err", err)
 	}
 	a.redis = client
-	a.limiter = ratelimit.NewRedis(client, "backhaul:")
+	a.limiter = &coolingLimiter{next: ratelimit.NewRedis(client, "backhaul:"), cooldown: a.cfg.CacheRedisCooldown}
 	return &service{stop: func(context.Context) error { return client.Close() }}, nil
 }
 
@@ -346,6 +373,9 @@ func (a *App) initDomain(ctx context.Context) (modules.Service, error) {
 	a.loads = loads.New(a.db, g, miles, a.market, a.log)
 	a.loads.SetBoardCacheTTL(a.cfg.BoardCacheTTL)
 	if err := cache.RegisterMetrics(a.reg, "load_board", a.loads.BoardCache()); err != nil {
+		return nil, err
+	}
+	if err := a.wireCaches(); err != nil {
 		return nil, err
 	}
 	if a.cfg.Demo {
@@ -444,5 +474,13 @@ func (a *App) initGateway(context.Context) (modules.Service, error) {
 		}
 	}
 	a.gw.Store(gw)
+	// The portal is the platform's public face, served with the gateway.
+	portal, err := web.New(web.Options{Version: Version, Log: a.log})
+	if err != nil {
+		return nil, err
+	}
+	portal.Routes(a.root)
+	a.portal.Store(portal)
+	scaleapi.NewServer().Routes(a.api)
 	return nil, nil
 }

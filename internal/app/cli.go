@@ -30,8 +30,10 @@ quotes prices and plans routes. One binary runs any set of its services.`,
 		SilenceErrors: true,
 	}
 	root.AddCommand(serveCommand(), migrateCommand(), versionCommand(),
-		benchCommand(solvecli.NewBenchCommand()),
+		benchCommand(solvecli.NewBenchCommand(), notifyBenchCommand(), benchCacheCommand()),
 		solvecli.NewSolveCommand(), matchcli.NewMatchCommand(), marketcli.NewMarketCommand())
+	root.AddCommand(simulateCommand())
+	root.AddCommand(scalingCommand())
 	root.AddCommand(extra...)
 	return root
 }
@@ -98,7 +100,7 @@ wins over the file, which wins over the default.`,
 			}
 			log := NewLogger(cmd.ErrOrStderr(), cfg.LogLevel, cfg.LogFormat)
 			log.Info("starting backhaul", "version", Version, "targets", cfg.TargetList())
-			err := New(cfg, log).Run(cmd.Context())
+			err := runServe(cmd.Context(), New(cfg, log), log)
 			if err != nil && !errors.Is(err, context.Canceled) {
 				return err
 			}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/mail"
 	"net/url"
 	"os"
 	"slices"
@@ -44,6 +45,16 @@ type Config struct {
 	RateAnonBurst  int
 	MaxBodyBytes   int64
 	BoardCacheTTL  time.Duration
+	// Documents in object storage; credentials come from the environment
+	// only (BACKHAUL_BLOB_ACCESS_KEY_ID, BACKHAUL_BLOB_SECRET_ACCESS_KEY).
+	BlobURL          string
+	DocumentMaxBytes int64
+	DocumentLinkTTL  time.Duration
+	// Caches (the scaling guide's 4.4.2).
+	CacheEntries       int
+	CacheEntityTTL     time.Duration
+	CacheSessionTTL    time.Duration
+	CacheRedisCooldown time.Duration
 
 	OptimizeWorkers     int
 	OptimizeAckWait     time.Duration
@@ -51,6 +62,23 @@ type Config struct {
 	ShutdownTimeout     time.Duration
 	LogLevel            string
 	LogFormat           string
+
+	// Read replicas, PgBouncer and the report view (the scaling guide's 4.1).
+	DatabaseReplicaURLs []string
+	DBReplicaMaxLag     time.Duration
+	DBPgBouncer         bool
+	ReportsRefresh      time.Duration
+
+	// Notifications: SMTP relay, SMS provider, webhook limits.
+	NotifySMTPAddr        string
+	NotifySMTPFrom        string
+	NotifySMTPUsername    string
+	NotifySMTPPassword    string
+	NotifySMSURL          string
+	NotifySMSToken        string
+	NotifyWebhookTimeout  time.Duration
+	NotifyWebhookNetworks string
+	NotifyWebhookRate     float64
 }
 
 // envPrefix starts every environment variable.
@@ -72,6 +100,10 @@ func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.DatabaseURL, "database-url", "", "PostgreSQL URL (postgres://...); empty keeps SQLite in --data-dir")
 	fs.IntVar(&c.DBMaxConns, "db-max-conns", 20, "database connections per process (the scaling guide: 10-100 per service)")
 	fs.DurationVar(&c.DBIdleTimeout, "db-idle-timeout", 5*time.Minute, "close database connections idle this long")
+	fs.StringSliceVar(&c.DatabaseReplicaURLs, "database-replica-urls", nil, "PostgreSQL read replicas (postgres://..., comma list) for reads that may be slightly stale")
+	fs.DurationVar(&c.DBReplicaMaxLag, "db-replica-max-lag", 30*time.Second, "take a replica out of rotation while it lags the primary by more than this")
+	fs.BoolVar(&c.DBPgBouncer, "db-pgbouncer", false, "the database URLs reach PgBouncer in transaction pooling mode (run migrations directly on the primary)")
+	fs.DurationVar(&c.ReportsRefresh, "reports-refresh-interval", 5*time.Minute, "rebuild the reports' materialized view this often")
 	fs.StringVar(&c.NATSURL, "nats-url", "", "NATS JetStream URL (nats://...); empty runs NATS inside the process")
 	fs.StringVar(&c.NATSNamespace, "nats-namespace", "", "prefix of stream names and subjects, to share one NATS cluster between environments")
 	fs.StringVar(&c.RedisURL, "redis-url", "", "Redis URL (redis://...); empty keeps caches and rate limits in the process")
@@ -87,9 +119,25 @@ func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&c.RateAnonBurst, "rate-limit-anon-burst", 20, "burst of sign-up and login requests per client address")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 1<<20, "largest request body accepted")
 	fs.DurationVar(&c.BoardCacheTTL, "board-cache-ttl", 2*time.Second, "cache load-board pages this long (0 disables); local writes invalidate at once")
+	fs.StringVar(&c.BlobURL, "blob-url", "", "object store of documents: s3://bucket[/prefix]?endpoint=host:port&region=...; empty keeps files in --data-dir/blobs")
+	fs.Int64Var(&c.DocumentMaxBytes, "document-max-bytes", 20<<20, "largest document (bill of lading, proof of delivery) accepted")
+	fs.DurationVar(&c.DocumentLinkTTL, "document-link-ttl", 15*time.Minute, "lifetime of signed document download links")
+	fs.IntVar(&c.CacheEntries, "cache-entries", 100_000, "entries of each in-process cache (LRU)")
+	fs.DurationVar(&c.CacheEntityTTL, "cache-entity-ttl", 30*time.Second, "cache loads, drivers and trucks read by ID this long; writes and events invalidate at once")
+	fs.DurationVar(&c.CacheSessionTTL, "cache-session-ttl", 5*time.Minute, "cache API-key lookups this long; revocation invalidates at once")
+	fs.DurationVar(&c.CacheRedisCooldown, "cache-redis-cooldown", 2*time.Second, "after a Redis failure, serve from the database without asking Redis for this long")
 	fs.IntVar(&c.OptimizeWorkers, "optimize-workers", 1, "optimization jobs solved at once per process (the solver uses one core each)")
 	fs.DurationVar(&c.OptimizeAckWait, "optimize-ack-wait", 30*time.Second, "a job whose worker stops heartbeating this long is taken up by another worker")
 	fs.IntVar(&c.OptimizeMaxAttempts, "optimize-max-attempts", 3, "attempts before an optimization job fails")
+	fs.StringVar(&c.NotifySMTPAddr, "notify-smtp-addr", "", "SMTP relay (host:port) that notification email goes through; empty turns email off")
+	fs.StringVar(&c.NotifySMTPFrom, "notify-smtp-from", "Backhaul <notifications@backhaul.localhost>", "sender address of notification email")
+	fs.StringVar(&c.NotifySMTPUsername, "notify-smtp-username", "", "SMTP user name (PLAIN authentication, over TLS or to localhost only)")
+	fs.StringVar(&c.NotifySMTPPassword, "notify-smtp-password", "", "SMTP password")
+	fs.StringVar(&c.NotifySMSURL, "notify-sms-url", "", "SMS provider endpoint (http(s) URL taking {id,to,body} JSON); empty turns SMS off")
+	fs.StringVar(&c.NotifySMSToken, "notify-sms-token", "", "bearer token for the SMS provider")
+	fs.DurationVar(&c.NotifyWebhookTimeout, "notify-webhook-timeout", 10*time.Second, "time limit of one webhook request")
+	fs.Float64Var(&c.NotifyWebhookRate, "notify-webhook-rate", 100, "requests per second to one webhook endpoint (bursts of twice as many)")
+	fs.StringVar(&c.NotifyWebhookNetworks, "notify-webhook-networks", "auto", "where webhooks may go: public (refuse loopback, private and link-local addresses), any, or auto (public with --database-url, any otherwise)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "time to finish in-flight work when stopping")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "log format: json or text")
@@ -202,6 +250,21 @@ func (c *Config) validate() []error {
 		}
 	}
 	checkURL("database-url", c.DatabaseURL, "postgres", "postgresql")
+	for _, r := range c.DatabaseReplicaURLs {
+		checkURL("database-replica-urls", r, "postgres", "postgresql")
+	}
+	if len(c.DatabaseReplicaURLs) > 0 && c.DatabaseURL == "" {
+		bad("database-replica-urls", "needs --database-url (replicas serve a PostgreSQL primary)")
+	}
+	if c.DBReplicaMaxLag <= 0 {
+		bad("db-replica-max-lag", "must be positive")
+	}
+	if c.DBPgBouncer && c.DatabaseURL == "" {
+		bad("db-pgbouncer", "needs --database-url")
+	}
+	if c.ReportsRefresh < time.Second {
+		bad("reports-refresh-interval", "must be at least 1s")
+	}
 	checkURL("nats-url", c.NATSURL, "nats", "tls")
 	checkURL("redis-url", c.RedisURL, "redis", "rediss")
 	for _, r := range c.NATSNamespace {
@@ -251,6 +314,27 @@ func (c *Config) validate() []error {
 	if c.BoardCacheTTL < 0 || c.BoardCacheTTL > time.Minute {
 		bad("board-cache-ttl", "must be between 0 and 1m")
 	}
+	if c.BlobURL != "" && !strings.HasPrefix(c.BlobURL, "s3://") && !strings.HasPrefix(c.BlobURL, "file:///") {
+		bad("blob-url", "want s3://bucket?endpoint=... or file:///absolute/dir")
+	}
+	if c.DocumentMaxBytes < 1024 || c.DocumentMaxBytes > 1<<30 {
+		bad("document-max-bytes", "must be between 1024 and 1073741824")
+	}
+	if c.DocumentLinkTTL < 10*time.Second || c.DocumentLinkTTL > 7*24*time.Hour {
+		bad("document-link-ttl", "must be between 10s and 168h")
+	}
+	if c.CacheEntries < 100 {
+		bad("cache-entries", "must be at least 100")
+	}
+	if c.CacheEntityTTL < 0 || c.CacheEntityTTL > time.Hour {
+		bad("cache-entity-ttl", "must be between 0 and 1h")
+	}
+	if c.CacheSessionTTL < 0 || c.CacheSessionTTL > time.Hour {
+		bad("cache-session-ttl", "must be between 0 and 1h")
+	}
+	if c.CacheRedisCooldown < 0 || c.CacheRedisCooldown > time.Minute {
+		bad("cache-redis-cooldown", "must be between 0 and 1m")
+	}
 	if c.OptimizeWorkers < 1 || c.OptimizeWorkers > 64 {
 		bad("optimize-workers", "must be between 1 and 64")
 	}
@@ -259,6 +343,24 @@ func (c *Config) validate() []error {
 	}
 	if c.OptimizeMaxAttempts < 1 || c.OptimizeMaxAttempts > 20 {
 		bad("optimize-max-attempts", "must be between 1 and 20")
+	}
+	if c.NotifySMTPAddr != "" {
+		if _, _, err := net.SplitHostPort(c.NotifySMTPAddr); err != nil {
+			bad("notify-smtp-addr", "want host:port, got %q", c.NotifySMTPAddr)
+		}
+	}
+	if _, err := mail.ParseAddress(c.NotifySMTPFrom); err != nil {
+		bad("notify-smtp-from", "want an email address such as \"Backhaul <notifications@example.com>\"")
+	}
+	checkURL("notify-sms-url", c.NotifySMSURL, "http", "https")
+	if c.NotifyWebhookTimeout < time.Second || c.NotifyWebhookTimeout > time.Minute {
+		bad("notify-webhook-timeout", "must be between 1s and 1m")
+	}
+	if c.NotifyWebhookRate <= 0 {
+		bad("notify-webhook-rate", "must be positive")
+	}
+	if !slices.Contains([]string{"auto", "public", "any"}, c.NotifyWebhookNetworks) {
+		bad("notify-webhook-networks", "must be auto, public or any")
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("shutdown-timeout", "must be positive")

@@ -30,6 +30,11 @@ func TestRoleMatrix(t *testing.T) {
 	loadB := str(p.must(201, "POST", "/api/v1/loads", otherShipper.Token, loadInput()), "id")
 	bookedA := str(p.must(201, "POST", "/api/v1/loads", w.shipper.Token, loadInput()), "id")
 	bookingC := str(p.must(201, "POST", "/api/v1/bookings", w.dispatcher.Token, map[string]any{"load_id": bookedA, "driver_id": w.driverID}), "id")
+	rc := p.upload(w.shipper.Token, bookedA, "rate_confirmation", "application/pdf", "rc.pdf", []byte("%PDF-1.7\n%%EOF\n"))
+	if rc.Status != 201 {
+		t.Fatalf("upload rate confirmation = %d: %s", rc.Status, rc.Body)
+	}
+	docA := str(rc.JSON(t), "id")
 
 	callers := []struct {
 		name string
@@ -87,6 +92,9 @@ func TestRoleMatrix(t *testing.T) {
 			map[string]int{"*": 200, "shipper-admin": 404, "shipper": 404, "driver": 404}},
 		{"load board", fixed("GET", "/api/v1/board", nil),
 			map[string]int{"*": 403, "carrier-admin": 200, "dispatcher": 200, "other-dispatcher": 200, "operator": 200, "carrier-api-key": 200}},
+		// Reports show each organization its own loads (tested in internal/reports).
+		{"lanes report", fixed("GET", "/api/v1/reports/lanes", nil), map[string]int{"*": 200, "driver": 403}},
+		{"performance report", fixed("GET", "/api/v1/reports/performance?format=csv", nil), map[string]int{"*": 200, "driver": 403}},
 		{"post a load", fixed("POST", "/api/v1/loads", loadInput()),
 			map[string]int{"*": 403, "shipper-admin": 201, "shipper": 201, "other-shipper": 201}},
 		{"re-draft A's draft", fixed("POST", "/api/v1/loads/"+draftA+"/status", map[string]any{"status": "draft"}),
@@ -100,6 +108,15 @@ func TestRoleMatrix(t *testing.T) {
 			map[string]int{"*": 200, "other-dispatcher": 404, "other-shipper": 404}},
 		{"assign C's booking", fixed("POST", "/api/v1/bookings/"+bookingC+"/assign", map[string]any{"driver_id": w.driverID}),
 			map[string]int{"*": 403, "carrier-admin": 200, "dispatcher": 200, "carrier-api-key": 200, "other-dispatcher": 404, "other-shipper": 404}},
+		// Documents: the parties of the load only; others are told nothing.
+		{"list booked A's documents", fixed("GET", "/api/v1/loads/"+bookedA+"/documents", nil),
+			map[string]int{"*": 200, "other-dispatcher": 404, "operator": 404, "other-shipper": 404}},
+		{"read A's document", fixed("GET", "/api/v1/documents/"+docA, nil),
+			map[string]int{"*": 200, "other-dispatcher": 404, "operator": 404, "other-shipper": 404}},
+		{"download A's document without a link", fixed("GET", "/api/v1/documents/"+docA+"/download", nil),
+			map[string]int{"*": 403, "other-dispatcher": 404, "operator": 404, "other-shipper": 404}},
+		{"list documents of B's load", fixed("GET", "/api/v1/loads/"+loadB+"/documents", nil),
+			map[string]int{"*": 404, "other-shipper": 200}},
 		{"list carriers", fixed("GET", "/api/v1/carriers", nil), map[string]int{"*": 200}},
 		{"read carrier", fixed("GET", "/api/v1/carriers/"+w.carrier.OrgID, nil), map[string]int{"*": 200}},
 		{"read shipper as carrier", fixed("GET", "/api/v1/carriers/"+w.shipper.OrgID, nil), map[string]int{"*": 404}},

@@ -13,10 +13,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/backhaul/backhaul/internal/apidoc"
-	"github.com/backhaul/backhaul/internal/gateway"
 	"github.com/backhaul/backhaul/internal/httpapi"
 	"github.com/backhaul/backhaul/internal/modules"
 	"github.com/backhaul/backhaul/internal/optimize"
+	"github.com/backhaul/backhaul/internal/web"
 )
 
 // handler is the process's whole HTTP surface.
@@ -28,6 +28,10 @@ func (a *App) handler() http.Handler {
 	a.root.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg}))
 	apidoc.Routes(a.root)
 	a.root.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		if p := a.portal.Load(); p != nil && web.WantsHTML(r) {
+			p.Landing(w, r)
+			return
+		}
 		httpapi.JSON(w, http.StatusOK, map[string]any{
 			"name": "Backhaul", "version": Version, "api": "/api/v1", "reference": "/api/v1/docs",
 			"openapi": "/api/v1/openapi.json", "health": "/healthz", "ready": "/readyz", "metrics": "/metrics"})
@@ -52,7 +56,7 @@ func (a *App) handler() http.Handler {
 	a.root.Handle("/api/v1/", httpapi.RequireAuth(limited, a.accounts))
 	// Optimization jobs carry whole instances; everything else is small.
 	limits := map[string]int64{"/api/v1/jobs": max(a.cfg.MaxBodyBytes, optimize.MaxRequestBytes)}
-	return gateway.LimitBody(httpapi.Instrument(a.endStreamsOnShutdown(a.root), a.log, a.http), a.cfg.MaxBodyBytes, limits)
+	return a.bodyLimits(httpapi.Instrument(a.endStreamsOnShutdown(a.root), a.log, a.http), limits)
 }
 
 // endStreamsOnShutdown ends server-sent event streams when the server shuts
@@ -93,11 +97,22 @@ func (a *App) handleReady(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		check("store", a.db.Ping)
 		check("bus", a.bus.Healthy)
-		if a.redis != nil {
-			check("redis", func(ctx context.Context) error { return a.redis.Ping(ctx).Err() })
-		}
 	}
 	body := map[string]any{"status": "ready", "modules": states, "checks": checks}
+	// Redis is an accelerator, not a dependency: without it the process
+	// serves from the database, so it stays ready and says it is degraded.
+	// The ping is short so that an unreachable server cannot make the
+	// readiness probe itself time out.
+	if a.redis != nil {
+		pctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+		if e := a.redis.Ping(pctx).Err(); e != nil {
+			checks["redis"] = "unavailable, serving from the database: " + e.Error()
+			body["degraded"] = []string{"redis"}
+		} else {
+			checks["redis"] = "ok"
+		}
+	}
 	status := http.StatusOK
 	if err != nil {
 		body["status"], body["error"] = "not ready", err.Error()

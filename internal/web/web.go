@@ -23,7 +23,6 @@ import (
 	"mime"
 	"net/http"
 	"path"
-	"slices"
 	"strings"
 )
 
@@ -51,21 +50,24 @@ type asset struct {
 	hash     string
 }
 
-// page describes one page: its template, title and the audience it serves.
+// page describes one page: its template, title, the audience it serves,
+// and its script, an ES module that imports what it needs (api.js, map.js,
+// chart.js) by relative URL, so each module is loaded once.
 type page struct {
 	name, title, audience string
-	scripts               []string
+	script                string
+	usesMap               bool // loads d3-geo, topojson and the state outlines
 }
 
 var pages = []page{
-	{name: "index", title: "Backhaul"},
-	{name: "login", title: "Sign in", scripts: []string{"js/login.js"}},
-	{name: "shipper", title: "Shipper", audience: "shipper", scripts: []string{"js/map.js", "js/shipper.js"}},
-	{name: "shipment", title: "Shipment", audience: "shipper", scripts: []string{"js/map.js", "js/shipment.js"}},
-	{name: "carrier", title: "Carrier", audience: "carrier", scripts: []string{"js/map.js", "js/carrier.js"}},
-	{name: "driver", title: "Driver", audience: "driver", scripts: []string{"js/driver.js"}},
-	{name: "ops", title: "Operations", audience: "ops", scripts: []string{"js/map.js", "js/chart.js", "js/ops.js"}},
-	{name: "platform", title: "Platform", audience: "ops", scripts: []string{"js/platform.js"}},
+	{name: "index", title: "Backhaul", script: "js/api.js"},
+	{name: "login", title: "Sign in", script: "js/login.js"},
+	{name: "shipper", title: "Shipper", audience: "shipper", script: "js/shipper.js", usesMap: true},
+	{name: "shipment", title: "Shipment", audience: "shipper", script: "js/shipment.js", usesMap: true},
+	{name: "carrier", title: "Carrier", audience: "carrier", script: "js/carrier.js", usesMap: true},
+	{name: "driver", title: "Driver", audience: "driver", script: "js/driver.js"},
+	{name: "ops", title: "Operations", audience: "ops", script: "js/ops.js", usesMap: true},
+	{name: "platform", title: "Platform", audience: "ops", script: "js/platform.js"},
 }
 
 // New loads the embedded templates and assets; it fails only when the
@@ -88,10 +90,8 @@ func New(opts Options) (*Portal, error) {
 		if err != nil {
 			return nil, fmt.Errorf("web: page %s: %w", pg.name, err)
 		}
-		for _, s := range pg.scripts {
-			if _, ok := p.assets[s]; !ok {
-				return nil, fmt.Errorf("web: page %s: no asset %s", pg.name, s)
-			}
+		if _, ok := p.assets[pg.script]; !ok {
+			return nil, fmt.Errorf("web: page %s: no asset %s", pg.name, pg.script)
 		}
 		p.pages[pg.name] = t
 	}
@@ -189,18 +189,20 @@ func WantsHTML(r *http.Request) bool {
 
 type view struct {
 	Title, Audience, Version string
-	Scripts                  []string
-	PathID                   string
-	// Map pages load d3-geo, topojson and the state outlines.
-	Map bool
+	// Script is the page's module; modules import one another by plain
+	// URL (no version), so the page names it plainly too: a module loaded
+	// under two URLs would run twice.
+	Script string
+	PathID string
+	Map    bool
 }
 
 func (p *Portal) render(pg page) http.HandlerFunc {
 	t := p.pages[pg.name]
 	return func(w http.ResponseWriter, r *http.Request) {
 		var buf bytes.Buffer
-		v := view{Title: pg.title, Audience: pg.audience, Version: p.opts.Version, Scripts: pg.scripts, PathID: r.PathValue("id"),
-			Map: slices.Contains(pg.scripts, "js/map.js")}
+		v := view{Title: pg.title, Audience: pg.audience, Version: p.opts.Version, Script: "/assets/" + pg.script, PathID: r.PathValue("id"),
+			Map: pg.usesMap}
 		if err := t.ExecuteTemplate(&buf, "layout.html", v); err != nil {
 			p.opts.Log.Error("web: render", "page", pg.name, "err", err)
 			http.Error(w, "the page could not be rendered", http.StatusInternalServerError)

@@ -102,6 +102,7 @@ func checkDocument(t *testing.T, mux http.Handler, doc *html.Node) {
 	ids := map[string]bool{}
 	var controls []*html.Node
 	var title, h1, mainEl bool
+	modules := 0
 	walk(doc, func(n *html.Node) {
 		if n.Type != html.ElementNode {
 			return
@@ -126,6 +127,9 @@ func checkDocument(t *testing.T, mux http.Handler, doc *html.Node) {
 		case "input", "select", "textarea":
 			controls = append(controls, n)
 		case "script":
+			if typ, _ := attr(n, "type"); typ == "module" {
+				modules++
+			}
 			src, ok := attr(n, "src")
 			if !ok || n.FirstChild != nil {
 				t.Errorf("inline script: every script must be a file (CSP)")
@@ -146,6 +150,11 @@ func checkDocument(t *testing.T, mux http.Handler, doc *html.Node) {
 			}
 		}
 	})
+	// One entry module: a module reached under two URLs (one versioned, one
+	// imported plainly) runs twice.
+	if modules != 1 {
+		t.Errorf("%d module scripts, want the page's one entry module", modules)
+	}
 	if !title || !mainEl {
 		t.Error("page lacks a <title> or <main>")
 	}
@@ -251,9 +260,9 @@ func TestScriptsUseOnlyTheAPI(t *testing.T) {
 func TestWantsHTML(t *testing.T) {
 	for accept, want := range map[string]bool{
 		"text/html,application/xhtml+xml,*/*;q=0.8": true,
-		"application/json": false,
-		"":                 false,
-		"*/*":              false,
+		"application/json":                          false,
+		"":                                          false,
+		"*/*":                                       false,
 	} {
 		r := httptest.NewRequest("GET", "/", nil)
 		r.Header.Set("Accept", accept)

@@ -209,11 +209,50 @@ export function windowText(w) { return w ? `${when(w.start)} – ${new Date(w.en
 export function statusText(s) { return (s || "").replaceAll("_", " "); }
 export function badge(node, status) { node.textContent = statusText(status); node.dataset.status = status; }
 
-// The signed-in bar and sign-out, on every page.
+// The signed-in bar, the notification inbox and sign-out, on every page.
+function inboxItem(n) {
+  return el("li", { class: n.read_at ? "read" : "unread", dataset: { id: n.id } },
+    el("strong", {}, n.title), el("div", {}, n.body), el("time", { class: "muted", datetime: n.created_at }, when(n.created_at)));
+}
+
+async function openInbox() {
+  const open = $("inbox").hidden;
+  $("inbox").hidden = !open;
+  $("bell").setAttribute("aria-expanded", String(open));
+  if (!open) return;
+  try {
+    const r = await api("/api/v1/notifications?limit=20");
+    $("unread").textContent = r.unread;
+    $("inbox-list").replaceChildren(...(r.items.length ? r.items.map(inboxItem) : [el("li", { class: "muted" }, "Nothing yet.")]));
+  } catch (err) {
+    $("inbox-list").replaceChildren(el("li", { class: "muted" }, `Notifications unavailable: ${err.message}`));
+  }
+}
+
 if (token()) {
   me().then((m) => {
     $("who-name").textContent = `${m.user.name} · ${m.organization.name}`;
     show("who");
+    if (!m.user?.id) return;
+    stream("/api/v1/notifications/stream", (type, d) => {
+      if (type === "unread") $("unread").textContent = d.unread;
+      if (type === "notification") {
+        const list = $("inbox-list");
+        if (list.firstElementChild?.classList.contains("muted")) list.replaceChildren();
+        list.prepend(inboxItem(d));
+        if (d.urgent) flash(`${d.title}: ${d.body}`);
+      }
+    });
   }).catch(() => {});
 }
+$("bell")?.addEventListener("click", openInbox);
+$("read-all")?.addEventListener("click", async () => {
+  try {
+    await api("/api/v1/notifications/read-all", { method: "POST" });
+    $("unread").textContent = "0";
+    for (const li of $("inbox-list").children) li.className = "read";
+  } catch (err) {
+    flash(err.message);
+  }
+});
 $("signout")?.addEventListener("click", () => { setToken(null); location.assign("/login"); });

@@ -1,4 +1,4 @@
-import { api, page, $, el, show, money, miles, when, windowText, lane, badge, statusText, placeText, stream, flash } from "./api.js";
+import { api, token, page, $, el, show, money, miles, when, windowText, lane, badge, statusText, placeText, stream, flash } from "./api.js";
 import { usMap } from "./map.js";
 
 await page("shipper");
@@ -18,6 +18,10 @@ function showLoad(l) {
   badge($("status"), l.status);
   facts(l);
   show("cancel", ["draft", "posted", "booked", "dispatched"].includes(l.status));
+  if (l.status === "delivered" || l.status === "cancelled") {
+    $("eta").className = "";
+    $("eta").textContent = l.status === "delivered" ? "Delivered." : "Cancelled.";
+  }
 }
 
 function placeTruck(p) {
@@ -31,7 +35,7 @@ function placeTruck(p) {
 function showTracking(t) {
   if (t.position) placeTruck(t.position);
   const eta = t.eta;
-  if (eta) {
+  if (eta && !["delivered", "cancelled"].includes(load.status)) {
     const late = new Date(eta.p50) > new Date(eta.window_end);
     $("eta").className = late ? "late" : "";
     $("eta").textContent = `${eta.stop === "pickup" ? "At pickup" : "At delivery"} ${when(eta.p50)} (90% by ${when(eta.p90)}), ${miles(eta.remaining_miles)} to go${late ? " — late risk: past the window" : ""}.`;
@@ -53,10 +57,10 @@ async function timeline() {
 async function documents() {
   try {
     const d = await api(`/api/v1/loads/${id}/documents`);
-    if (!d.items?.length) return;
+    if (!d.items?.length) { $("docs").replaceChildren(el("li", { class: "muted" }, "No documents yet.")); return; }
     $("docs").replaceChildren(...d.items.map((doc) => el("li", {},
       el("button", { type: "button", class: "link", onclick: () => download(doc) }, `${doc.kind.replaceAll("_", " ")}: ${doc.filename || doc.id.slice(-8)}`),
-      el("span", { class: "muted" }, ` ${when(doc.created_at)}`))));
+      el("span", { class: "muted" }, ` ${Math.ceil(doc.size_bytes / 1024)} KiB, ${when(doc.created_at)}`))));
   } catch (err) {
     if (err.status !== 404) $("docs").replaceChildren(el("li", { class: "muted" }, `Documents could not be loaded: ${err.message}`));
   }
@@ -64,8 +68,17 @@ async function documents() {
 
 async function download(doc) {
   try {
-    const link = await api(`/api/v1/documents/${doc.id}/link`, { method: "POST" });
-    location.assign(link.url);
+    // Links are signed for the caller's organization and still need the
+    // caller's token, so the file comes through fetch, not a navigation.
+    const d = doc.download_url ? doc : await api(`/api/v1/documents/${doc.id}`);
+    const res = await fetch(d.download_url, { headers: { Authorization: `Bearer ${token()}` } });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    const url = URL.createObjectURL(await res.blob());
+    const a = el("a", { href: url, download: doc.filename || `${doc.kind}-${doc.id.slice(-8)}` });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
   } catch (err) {
     flash(`The document could not be opened: ${err.message}`);
   }
@@ -115,7 +128,9 @@ try {
   setInterval(async () => {
     try {
       const l = await api(`/api/v1/loads/${id}`);
-      if (l.status !== load.status) { showLoad(l); timeline(); documents(); follow(); }
+      if (l.status !== load.status) { showLoad(l); timeline(); follow(); }
+      // Paperwork arrives around delivery, often just after it.
+      if (["at_delivery", "delivered"].includes(l.status)) documents();
       if (["delivered", "cancelled"].includes(l.status)) live?.abort();
     } catch { /* shown on the next success */ }
   }, 5000);
