@@ -53,7 +53,7 @@ func (a *App) handler() http.Handler {
 		}
 		inner.ServeHTTP(w, r)
 	})
-	a.root.Handle("/api/v1/", httpapi.RequireAuth(limited, a.accounts))
+	a.root.Handle("/api/v1/", httpapi.RequireAuth(a.sharedSessions(limited), a.accounts))
 	// Optimization jobs carry whole instances; everything else is small.
 	limits := map[string]int64{"/api/v1/jobs": max(a.cfg.MaxBodyBytes, optimize.MaxRequestBytes)}
 	return a.bodyLimits(httpapi.Instrument(a.endStreamsOnShutdown(a.root), a.log, a.http), limits)
