@@ -8,7 +8,9 @@ import "math"
 // relocate, checked from the cached earliest and latest service starts.
 // It runs on the routes a ruin-and-recreate step changed when the step
 // yields a new best: string removal reorders a long route only a few
-// customers at a time, which these moves do directly.
+// customers at a time, which these moves do directly. For pickup and
+// delivery, improve runs the pair moves of pairsearch.go instead, and the
+// moves here keep every pickup before its delivery.
 
 const (
 	orOptLen = 3
@@ -25,8 +27,9 @@ const (
 // they exchange customers with) until none is found or the round limit is
 // reached. Routes may become empty; the caller's commit drops them.
 func (s *search) improve(list []int) {
+	intra, inter := s.intraRoute, s.interRoute
 	if s.m.pd {
-		return
+		intra, inter = s.intraPair, s.interPair
 	}
 	s.lsStamp++
 	queue := s.lsQueue[:0]
@@ -49,10 +52,10 @@ func (s *search) improve(list []int) {
 			if s.routes[ri].customers() == 0 {
 				continue
 			}
-			if s.intraRoute(ri) {
+			if intra(ri) {
 				add(ri)
 			}
-			if rj, ok := s.interRoute(ri); ok {
+			if rj, ok := inter(ri); ok {
 				add(ri)
 				add(rj)
 			}
@@ -106,6 +109,7 @@ func (s *search) orOpt(r *route) bool {
 	nodes := r.nodes
 	k := len(nodes) - 1 // index of the closing depot
 	fwd, bwd := s.fwd, s.bwd
+	pd := m.pd
 	for l := 1; l <= orOptLen; l++ {
 		for i := 1; i+l-1 <= k-1; i++ {
 			first, last := nodes[i], nodes[i+l-1]
@@ -122,6 +126,9 @@ func (s *search) orOpt(r *route) bool {
 			pre := fwd[i-1]
 			prev := a
 			for j := i + l; j < k; j++ {
+				if pd && s.partnerIn(nodes[j], false, i, i+l) {
+					break // the string's pickup would follow its delivery
+				}
 				pre = join(pre, nodeSeg(m, nodes[j]), m.d(prev, nodes[j]))
 				prev = nodes[j]
 				if pre.warp > eps {
@@ -133,6 +140,7 @@ func (s *search) orOpt(r *route) bool {
 					continue
 				}
 				t := join(join(pre, sg, m.d(c, first)), bwd[j+1], m.d(last, n))
+				s.lsDelta, s.lsMoved = delta, first
 				if t.warp <= eps && s.moveString(r, i, l, j) {
 					return true
 				}
@@ -141,6 +149,9 @@ func (s *search) orOpt(r *route) bool {
 			post := bwd[i+l]
 			next := b
 			for j := i - 2; j >= 0; j-- {
+				if pd && s.partnerIn(nodes[j+1], true, i, i+l) {
+					break // the string's delivery would precede its pickup
+				}
 				post = join(nodeSeg(m, nodes[j+1]), post, m.d(nodes[j+1], next))
 				next = nodes[j+1]
 				if post.warp > eps {
@@ -152,6 +163,7 @@ func (s *search) orOpt(r *route) bool {
 					continue
 				}
 				t := join(join(fwd[j], sg, m.d(c, first)), post, m.d(last, n))
+				s.lsDelta, s.lsMoved = delta, first
 				if t.warp <= eps && s.moveString(r, i, l, j) {
 					return true
 				}
@@ -192,6 +204,9 @@ func (s *search) twoOpt(r *route) bool {
 		rev := nodeSeg(m, nodes[i])
 		inner, innerRev := 0.0, 0.0
 		for j := i + 1; j < k; j++ {
+			if m.pd && s.partnerIn(nodes[j], false, i, j) {
+				break // a whole pair would be reversed
+			}
 			rev = join(nodeSeg(m, nodes[j]), rev, m.d(nodes[j], nodes[j-1]))
 			if rev.warp > eps {
 				break
@@ -209,6 +224,7 @@ func (s *search) twoOpt(r *route) bool {
 			}
 			old := append(s.lsBuf[:0], nodes...)
 			s.lsBuf = old
+			s.lsDelta, s.lsMoved = delta, nodes[i]
 			for x, y := i, j; x < y; x, y = x+1, y-1 {
 				nodes[x], nodes[y] = nodes[y], nodes[x]
 			}
@@ -224,7 +240,7 @@ func (s *search) twoOpt(r *route) bool {
 // infeasible result (rounding disagreement) restores old.
 func (s *search) keepIfFeasible(r *route, nodes, old []int) bool {
 	r.nodes = nodes
-	if r.feasible(s.m) {
+	if r.feasible(s.m) && s.pairsIntact(r) {
 		r.update(s.m)
 		return true
 	}
@@ -278,12 +294,16 @@ func (s *search) twoOptStar(ri, rj int) bool {
 			if a.load[i]+lb-b.load[j] > m.cap || b.load[j]+la-a.load[i] > m.cap {
 				continue
 			}
+			if m.pd && (a.load[i] != 0 || b.load[j] != 0) {
+				continue // a pair would be split between two vehicles
+			}
 			if math.Max(m.ready[vn], tu+m.d(u, vn)) > b.latest[j+1]+eps {
 				continue
 			}
 			if math.Max(m.ready[un], b.start[j]+m.svc[v]+m.d(v, un)) > a.latest[i+1]+eps {
 				continue
 			}
+			s.lsDelta, s.lsMoved = delta, un
 			if s.applyTwoOptStar(ri, rj, i, j) {
 				return true
 			}
@@ -337,7 +357,7 @@ func (s *search) relocate(ri, rj int) bool {
 func (s *search) keepPair(ri, rj int, oldA, oldB []int) bool {
 	m := s.m
 	a, b := s.routes[ri], s.routes[rj]
-	if a.feasible(m) && b.feasible(m) {
+	if a.feasible(m) && b.feasible(m) && s.pairsIntact(a) && s.pairsIntact(b) {
 		a.update(m)
 		b.update(m)
 		for _, v := range a.nodes[1 : len(a.nodes)-1] {

@@ -18,6 +18,9 @@ type route struct {
 	fwd    []seg // prefix summaries, kept only in penalised search
 	bwd    []seg // suffix summaries
 	segs   bool  // whether fwd and bwd are maintained
+	// qmin is bestPair's scratch: the cheapest detour of the delivery
+	// over the edges from each position on.
+	qmin []float64
 }
 
 func newRoute(m *model) *route {
@@ -132,6 +135,7 @@ func (r *route) bestPair(m *model, p int, blink float64, rng *rng, best *inserti
 	nodes := r.nodes
 	last := len(nodes) - 1
 	qp := m.dem[p]
+	var qmin []float64
 	for i := 0; i < last; i++ {
 		if r.load[i]+qp > m.cap {
 			continue
@@ -167,6 +171,14 @@ func (r *route) bestPair(m *model, p int, blink float64, rng *rng, best *inserti
 		if cp >= best.cost {
 			continue
 		}
+		if qmin == nil {
+			qmin = r.deliveryBounds(m, q)
+		}
+		if cp+qmin[i+1] >= best.cost {
+			// No delivery position after the pickup can pay off: on long
+			// routes this skips most of the quadratic scan.
+			continue
+		}
 		for j := i + 1; j < last; j++ {
 			if r.load[j]+qp > m.cap {
 				break
@@ -195,6 +207,23 @@ func (r *route) bestPair(m *model, p int, blink float64, rng *rng, best *inserti
 			t = nt
 		}
 	}
+}
+
+// deliveryBounds fills r.qmin: qmin[j] is the least added distance of
+// inserting q on any edge from position j on, a lower bound that ignores
+// time windows and load (the triangle inequality keeps it non-negative).
+func (r *route) deliveryBounds(m *model, q int) []float64 {
+	k := len(r.nodes)
+	if cap(r.qmin) < k {
+		r.qmin = make([]float64, k, 2*k)
+	}
+	qmin := r.qmin[:k]
+	qmin[k-1] = math.Inf(1)
+	for j := k - 2; j >= 0; j-- {
+		c, cn := r.nodes[j], r.nodes[j+1]
+		qmin[j] = min(qmin[j+1], m.d(c, q)+m.d(q, cn)-m.d(c, cn))
+	}
+	return qmin
 }
 
 // insertAt puts u after position i (and, for a pair, q after original
