@@ -53,7 +53,8 @@ async function visit(page, path, name, ready) {
   page.on("requestfinished", onDone);
   await page.goto(path);
   await ready();
-  await page.waitForLoadState("networkidle").catch(() => {});
+  await page.waitForLoadState("load");
+  await page.waitForTimeout(500); // event streams keep the network busy for good
   const fcp = await page.evaluate(() => performance.getEntriesByName("first-contentful-paint")[0]?.startTime ?? null);
   page.off("requestfinished", onDone);
   await page.screenshot({ path: join(out, `${name}.png`), fullPage: true });

@@ -55,7 +55,10 @@ for (const p of pages) {
     await page.goto(p.url || base + p.path.replace("{load}", loadID));
     await page.locator(p.ready).first().waitFor({ timeout: 30000 });
     ready.push(Date.now() - t0);
-    await page.waitForLoadState("networkidle").catch(() => {});
+    // Signed-in pages hold event streams open, so the network never idles:
+    // give trailing requests a moment instead.
+    await page.waitForLoadState("load");
+    await page.waitForTimeout(500);
     await Promise.all(pending);
     fcp.push(await page.evaluate(() => performance.getEntriesByName("first-contentful-paint")[0]?.startTime ?? NaN));
     bytes.push(b);
