@@ -1392,7 +1392,7 @@ func TestEventStreamsMatchHandlers(t *testing.T) {
 		got    []string
 		paths  []string
 	}{
-		{"JobEvent", written("../optimize/http.go", regexp.MustCompile(`writeEvent\(w, "([a-z_]+)"`)), []string{"/api/v1/jobs/{id}/events"}},
+		{"JobEvent", written("../optimize/http.go", regexp.MustCompile(`WriteEvent\(w, "([a-z_]+)"`)), []string{"/api/v1/jobs/{id}/events"}},
 		{"PositionEvent", written("../tracking/live.go", regexp.MustCompile(`"event: ([a-z_]+)\\n`)),
 			[]string{"/api/v1/tracking/loads/{id}/stream", "/api/v1/tracking/fleet/stream", "/api/v1/tracking/network/stream"}},
 	}

@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -241,7 +240,7 @@ func (s *Service) handleStream(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	if writeEvent(w, "unread", "", map[string]int{"unread": unread}) != nil || rc.Flush() != nil {
+	if httpapi.WriteEvent(w, "unread", "", map[string]int{"unread": unread}) != nil || rc.Flush() != nil {
 		return
 	}
 	poll := time.NewTicker(s.opts.StreamPoll)
@@ -252,20 +251,20 @@ func (s *Service) handleStream(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			if ctx.Err() == nil {
 				httpapi.LoggerFrom(ctx).Warn("inbox stream", "err", err)
-				_ = writeEvent(w, "error", "", map[string]string{"detail": "the stream failed; reconnect to resume"})
+				_ = httpapi.WriteEvent(w, "error", "", map[string]string{"detail": "the stream failed; reconnect to resume"})
 				_ = rc.Flush()
 			}
 			return
 		}
 		for _, it := range items {
-			if writeEvent(w, "notification", strconv.FormatInt(it.Seq, 10), it) != nil {
+			if httpapi.WriteEvent(w, "notification", strconv.FormatInt(it.Seq, 10), it) != nil {
 				return
 			}
 			last = it.Seq
 		}
 		if len(items) > 0 {
 			n, err := s.unread(ctx, p.UserID)
-			if err == nil && writeEvent(w, "unread", "", map[string]int{"unread": n}) != nil {
+			if err == nil && httpapi.WriteEvent(w, "unread", "", map[string]int{"unread": n}) != nil {
 				return
 			}
 			idle = time.Now()
@@ -290,16 +289,3 @@ func (s *Service) handleStream(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func writeEvent(w http.ResponseWriter, name, id string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	if id != "" {
-		if _, err := fmt.Fprintf(w, "id: %s\n", id); err != nil {
-			return err
-		}
-	}
-	_, err = fmt.Fprintf(w, "event: %s\ndata: %s\n\n", name, b)
-	return err
-}

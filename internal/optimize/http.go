@@ -1,7 +1,6 @@
 package optimize
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -122,7 +121,7 @@ func (s *Service) handleEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, pt := range pts {
-			if err := writeEvent(w, "progress", strconv.Itoa(pt.Seq), pt); err != nil {
+			if err := httpapi.WriteEvent(w, "progress", strconv.Itoa(pt.Seq), pt); err != nil {
 				return
 			}
 			last = pt.Seq
@@ -133,7 +132,7 @@ func (s *Service) handleEvents(w http.ResponseWriter, r *http.Request) {
 				s.streamError(w, rc, r, err)
 				return
 			}
-			_ = writeEvent(w, "done", "", j)
+			_ = httpapi.WriteEvent(w, "done", "", j)
 			_ = rc.Flush()
 			return
 		}
@@ -156,19 +155,6 @@ func (s *Service) handleEvents(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func writeEvent(w http.ResponseWriter, name, id string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	if id != "" {
-		if _, err := fmt.Fprintf(w, "id: %s\n", id); err != nil {
-			return err
-		}
-	}
-	_, err = fmt.Fprintf(w, "event: %s\ndata: %s\n\n", name, b)
-	return err
-}
 
 // streamError ends a stream whose headers are sent with an "error" event.
 func (s *Service) streamError(w http.ResponseWriter, rc *http.ResponseController, r *http.Request, err error) {
@@ -176,6 +162,6 @@ func (s *Service) streamError(w http.ResponseWriter, rc *http.ResponseController
 		return
 	}
 	httpapi.LoggerFrom(r.Context()).Warn("job event stream", "err", err)
-	_ = writeEvent(w, "error", "", map[string]string{"detail": "the stream failed; reconnect to resume"})
+	_ = httpapi.WriteEvent(w, "error", "", map[string]string{"detail": "the stream failed; reconnect to resume"})
 	_ = rc.Flush()
 }
