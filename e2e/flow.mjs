@@ -188,6 +188,17 @@ try {
   }
   await visit(ops, "/ops/platform", "platform", () => ops.locator("#health tbody tr").first().waitFor({ timeout: 10000 }));
 
+  // Every main page fits a phone's width: nothing scrolls sideways.
+  for (const [p, path, ready] of [[shipper, "/shipper", "#mine tbody tr"], [shipper, `/shipper/loads/${loadID}`, "#timeline li"],
+    [dispatcher, "/carrier", "#board-table tbody tr"], [driver, "/driver", "#hos .meter"], [ops, "/ops", "#heat-map svg circle"], [ops, "/ops/platform", "#health tbody tr"]]) {
+    await p.setViewportSize({ width: 390, height: 844 });
+    await p.goto(path);
+    await p.locator(ready).first().waitFor({ timeout: 20000 });
+    const [scroll, width] = await p.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+    check(scroll <= width, `${path} is ${scroll} px wide on a ${width} px phone screen`);
+  }
+  step("every main page fits a phone's width");
+
   // A driver may not use the shipper's page: it says so.
   await driver.goto("/shipper");
   await driver.getByRole("heading", { name: "Not your page" }).waitFor();
