@@ -8,11 +8,6 @@ import (
 	"github.com/backhaul/backhaul/internal/autoscale"
 )
 
-// notYetExported are custom metrics of the guide's HPAs whose exporter is
-// still being built, with the reason. A metric here that a target does
-// export fails the test, so the list only ever shrinks.
-var notYetExported = map[string]string{}
-
 // TestCustomMetricsAreExported starts each scaled target alone, as its
 // Deployment runs it, and checks that the series behind every custom metric
 // its HPA reads (through the adapter rule that serves it) is on its /metrics.
@@ -35,13 +30,7 @@ func TestCustomMetricsAreExported(t *testing.T) {
 					continue
 				}
 				series := ruleFor(t, rules, m.Name).series()
-				why, pending := notYetExported[m.Name]
-				switch {
-				case names[series] && pending:
-					t.Errorf("%s now exports %s: remove %s from notYetExported", g.Service, series, m.Name)
-				case !names[series] && pending:
-					t.Skipf("%s: %s is not exported yet (%s); its HPA metric %s has no data until it is", g.Service, series, why, m.Name)
-				case !names[series]:
+				if !names[series] {
 					t.Errorf("%s does not export %s, which its HPA metric %s reads", g.Service, series, m.Name)
 				}
 			}

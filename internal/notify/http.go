@@ -288,4 +288,3 @@ func (s *Service) handleStream(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 }
-

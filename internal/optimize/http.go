@@ -155,7 +155,6 @@ func (s *Service) handleEvents(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-
 // streamError ends a stream whose headers are sent with an "error" event.
 func (s *Service) streamError(w http.ResponseWriter, rc *http.ResponseController, r *http.Request, err error) {
 	if r.Context().Err() != nil {
